@@ -1,0 +1,55 @@
+import type { Logger } from 'pino'
+import type { AuditEvent, AuditInput } from '../audit/event'
+import type { RecentFilter } from '../audit/recent-ring'
+import type { CaRegistry } from '../ca/ca-registry'
+import type { DeviceRegistry } from '../ca/device-registry'
+import type { RegistrationCodes } from '../ca/registration-codes'
+import type { ConnId } from '../ids'
+import type { InstanceService } from '../instances/instance-service'
+import type { SessionView } from '../proxy/session-registry'
+import type { KickReason } from '../reasons'
+import type { Store } from '../store/store'
+import type { KeyResolver } from './signing'
+
+/**
+ * Everything the admin API works with, handed in by the composition root (src/gateway.ts). The
+ * admin layer owns no state of its own: tests build this with a real store in a temp directory.
+ */
+export interface AdminContext {
+  store: Store
+  instances: InstanceService
+  cas: CaRegistry
+  devices: DeviceRegistry
+  codes: RegistrationCodes
+  audit: AuditRecorder
+  metrics: MetricsRenderer
+  sessions: SessionControl
+  logger: Logger
+  /** Finds an AccessKey secret by id (the root key now; the AccessKey store from issue 3). */
+  keyResolver: KeyResolver
+  limits: { maxAdminBodyBytes: number }
+  /** `GET /readyz`: true when the gateway can serve; default: the store answers a ping. */
+  ready?: () => Promise<boolean>
+}
+
+/** The part of AuditLog the admin API uses (record never throws, DESIGN §3 "Audit events"). */
+export interface AuditRecorder {
+  record(input: AuditInput): AuditEvent | void
+  recent?(filter: RecentFilter): AuditEvent[]
+}
+
+export interface MetricsRenderer {
+  readonly contentType: string
+  render(): Promise<string>
+}
+
+/**
+ * Live sessions, as the data path's session registry offers them (`GET/DELETE /v1/connections`).
+ * Either side may be async: with several replicas, listing and kicking go through the store's
+ * broadcast channel.
+ */
+export interface SessionControl {
+  list(filter: { instanceId?: string }): SessionView[] | Promise<SessionView[]>
+  /** True when the session was found (on this or another replica) and told to close. */
+  kick(connId: ConnId, reason: KickReason): boolean | Promise<boolean>
+}

@@ -1,0 +1,53 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import { instanceView } from '../../instances/instance-view'
+import type { AdminContext } from '../context'
+import { pageQuery, paginate } from '../pagination'
+import { auditedChange, parseQuery, type ChangeSpec } from '../request'
+
+const listQuery = z.strictObject({ ...pageQuery })
+const noQuery = z.strictObject({})
+
+/** `POST/GET /v1/instances`, `GET/PATCH/DELETE /v1/instances/{id}` (DESIGN §3). */
+export function instanceRoutes(ctx: AdminContext): FastifyPluginAsync {
+  return async (app) => {
+    app.post('/instances', async (req, reply) => {
+      const body = req.body as { id?: unknown } | undefined
+      const id = typeof body?.id === 'string' ? body.id : undefined
+      const spec: ChangeSpec = id === undefined ? { type: 'admin.instance.create' } : { type: 'admin.instance.create', instanceId: id, target: { instanceId: id } }
+      const view = await auditedChange(ctx, req, spec, async () => {
+        const { after } = await ctx.instances.create(req.body)
+        return { result: after, after }
+      })
+      return reply.status(201).send(view)
+    })
+
+    app.get('/instances', async (req) => {
+      const query = parseQuery(listQuery, req)
+      const all = (await ctx.instances.list()).map(instanceView)
+      return paginate(all, query, (v) => v.id)
+    })
+
+    app.get<{ Params: { id: string } }>('/instances/:id', async (req) => {
+      parseQuery(noQuery, req)
+      return instanceView(await ctx.instances.get(req.params.id))
+    })
+
+    app.patch<{ Params: { id: string } }>('/instances/:id', async (req) => {
+      const { id } = req.params
+      return auditedChange(ctx, req, { type: 'admin.instance.update', instanceId: id, target: { instanceId: id } }, async () => {
+        const { before, after } = await ctx.instances.patch(id, req.body)
+        return { result: after, before, after }
+      })
+    })
+
+    app.delete<{ Params: { id: string } }>('/instances/:id', async (req, reply) => {
+      const { id } = req.params
+      await auditedChange(ctx, req, { type: 'admin.instance.delete', instanceId: id, target: { instanceId: id } }, async () => {
+        const { before } = await ctx.instances.delete(id)
+        return { result: undefined, before }
+      })
+      return reply.status(204).send()
+    })
+  }
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { PortcullisError } from '../errors'
+import { signatureHook } from './auth-hook'
+import type { AdminContext } from './context'
+import { toErrorResponse } from './errors'
+import { caRoutes } from './routes/cas'
+import { connectionRoutes } from './routes/connections'
+import { deviceRoutes } from './routes/devices'
+import { healthRoutes } from './routes/health'
+import { instanceRoutes } from './routes/instances'
+
+/**
+ * The admin HTTP API (DESIGN §3 "Admin API"). Lifecycle of a /v1 request:
+ *
+ *   onRequest (child logger with requestId) → content-type parser (keeps the raw bytes, capped at
+ *   limits.maxAdminBodyBytes → 413 BODY_TOO_LARGE) → preHandler: signature check (401 + audit) →
+ *   handler (changes audited with before/after) → error handler ({code, message, requestId}) →
+ *   onResponse (one log line: method, path, status, time; never the body or Authorization).
+ *
+ * `/healthz`, `/readyz`, `/metrics` are unsigned, for probes and scrapers.
+ */
+export function createAdminServer(ctx: AdminContext): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'admin' }) as FastifyBaseLogger,
+    // Our own one-line-per-request log below; fastify's default would log the URL with its query.
+    disableRequestLogging: true,
+    requestIdLogLabel: 'requestId',
+    genReqId: () => randomUUID(),
+    bodyLimit: ctx.limits.maxAdminBodyBytes,
+  })
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const raw = body as Buffer
+    req.rawBody = raw
+    if (raw.length === 0) return done(null, undefined)
+    try {
+      done(null, JSON.parse(raw.toString('utf8')) as unknown)
+    } catch {
+      done(new PortcullisError('VALIDATION_FAILED', 'the request body is not valid JSON'), undefined)
+    }
+  })
+
+  app.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id)
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, path: req.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request')
+  })
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = toErrorResponse(err, req.id)
+    if (status >= 500) req.log.error({ err }, 'admin request failed')
+    void reply.status(status).type('application/json').send(body)
+  })
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id })
+  })
+
+  app.register(healthRoutes(ctx))
+  app.register(
+    async (v1) => {
+      v1.addHook('preHandler', signatureHook(ctx))
+      await v1.register(instanceRoutes(ctx))
+      await v1.register(caRoutes(ctx))
+      await v1.register(deviceRoutes(ctx))
+      await v1.register(connectionRoutes(ctx))
+    },
+    { prefix: '/v1' },
+  )
+  return app
+}

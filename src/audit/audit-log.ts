@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Metrics } from '../observability/metrics'
+import { GENESIS_PREV, type AuditEvent, type AuditInput } from './event'
+import { computeEventHash, isChainHash } from './hash-chain'
+import { RecentRing, type RecentFilter } from './recent-ring'
+import { toRedactedJson } from './redact'
+import { SinkQueue, type SinkQueueStats } from './sink-queue'
+import type { AuditSink } from './sinks/sink'
+
+export interface AuditLogOptions {
+  sinks: AuditSink[]
+  metrics?: Metrics
+  logger?: Logger
+  /** Events held per sink before new ones are dropped for it (default 10 000). */
+  queueLimit?: number
+  /** Events per sink write at most (default 256). */
+  batchSize?: number
+  /** Events kept in memory for `recent` (default 10 000). */
+  recentSize?: number
+  /**
+   * `prev` of the first event recorded. Default: the `chainHead` of the first sink that has one
+   * (the file sink's last line), else GENESIS_PREV, so a file's chain continues across restarts.
+   */
+  prev?: string
+  /** How long `close` waits for the sinks before giving up on what they still hold (default 5 s). */
+  closeTimeoutMs?: number
+}
+
+/** Sink errors are logged at most this often per sink; the metric counts every lost event. */
+const ERROR_LOG_INTERVAL_MS = 10_000
+
+/**
+ * The audit log (DESIGN §3 "Audit events"): builds each event, links it into the hash chain, keeps
+ * the recent ones in memory and hands it to every sink.
+ *
+ * Guarantees: `record` is synchronous, does not throw and does not wait on any sink — each sink has
+ * its own bounded SinkQueue; a full queue or a failed write loses events for that sink only, counted
+ * in portcullis_audit_sink_errors_total{sink} and logged (sink name and count, never event contents).
+ * The chain is one per AuditLog, in record order, identical on every sink.
+ */
+export class AuditLog {
+  private readonly queues: SinkQueue[]
+  private readonly ring: RecentRing
+  private readonly listeners = new Set<(event: AuditEvent) => void>()
+  private readonly lastErrorLog = new Map<string, { at: number; suppressed: number }>()
+  private readonly metrics: Metrics | undefined
+  private readonly logger: Logger | undefined
+  private readonly closeTimeoutMs: number
+  private prev: string
+  private closing: Promise<void> | undefined
+
+  constructor(opts: AuditLogOptions) {
+    this.metrics = opts.metrics
+    this.logger = opts.logger
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
+    this.ring = new RecentRing(opts.recentSize ?? 10_000)
+    this.prev = startOfChain(opts)
+    this.queues = opts.sinks.map(
+      (sink) =>
+        new SinkQueue(sink, {
+          limit: opts.queueLimit ?? 10_000,
+          batchSize: opts.batchSize ?? 256,
+          onLoss: (lost, cause, err) => this.onLoss(sink.name, lost, cause, err),
+        }),
+    )
+    this.logger?.info(
+      { sinks: opts.sinks.map((sink) => sink.name), continued: this.prev !== GENESIS_PREV },
+      'audit chain started',
+    )
+  }
+
+  /** Builds, chains and dispatches one event; returns it as written. */
+  record(input: AuditInput): AuditEvent {
+    const body: Omit<AuditEvent, 'hash'> = {
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      type: input.type,
+      ...(input.instanceId !== undefined ? { instanceId: input.instanceId } : {}),
+      ...(input.protocol !== undefined ? { protocol: input.protocol } : {}),
+      outcome: input.outcome,
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+      actor: { ...toRedactedJson(input.actor), kind: input.actor.kind },
+      ...(input.source !== undefined ? { source: plainSource(input.source) } : {}),
+      details: toRedactedJson(input.details),
+      prev: this.prev,
+    }
+    const event: AuditEvent = { ...body, hash: computeEventHash(body) }
+    this.prev = event.hash
+    this.ring.push(event)
+    for (const queue of this.queues) queue.push(event)
+    this.metrics?.auditEvents.inc({ type: event.type })
+    for (const listener of this.listeners) {
+      try {
+        listener(event)
+      } catch (err) {
+        this.logger?.warn({ err }, 'audit listener failed')
+      }
+    }
+    return event
+  }
+
+  /** Every event from now on, synchronously after it is recorded (`GET /v1/audit/stream`). */
+  subscribe(listener: (event: AuditEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  /** From the in-memory ring only; throws PortcullisError VALIDATION_FAILED on a bad time bound. */
+  recent(filter: RecentFilter = {}): AuditEvent[] {
+    return this.ring.query(filter)
+  }
+
+  /** Per-sink queue counters, for tests and readiness. */
+  stats(): SinkQueueStats[] {
+    return this.queues.map((queue) => queue.stats())
+  }
+
+  /** Resolves when every sink has written what it was given, or after `timeoutMs` (default: closeTimeoutMs). */
+  async flush(timeoutMs = this.closeTimeoutMs): Promise<void> {
+    await withDeadline(Promise.all(this.queues.map((queue) => queue.idle())), timeoutMs)
+  }
+
+  /** Flushes within the deadline, drops (and counts) what is left, closes every sink. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose()
+    return this.closing
+  }
+
+  private async doClose(): Promise<void> {
+    await this.flush()
+    for (const queue of this.queues) queue.abandon()
+    await Promise.all(
+      this.queues.map(async ({ sink }) => {
+        try {
+          await withDeadline(sink.close(), this.closeTimeoutMs)
+        } catch (err) {
+          this.logger?.warn({ sink: sink.name, err }, 'audit sink close failed')
+        }
+      }),
+    )
+    this.listeners.clear()
+  }
+
+  private onLoss(sink: string, lost: number, cause: string, err: unknown): void {
+    try {
+      this.metrics?.auditSinkErrors.inc({ sink }, lost)
+      const now = Date.now()
+      const last = this.lastErrorLog.get(sink)
+      if (last !== undefined && now - last.at < ERROR_LOG_INTERVAL_MS) {
+        last.suppressed += lost
+        return
+      }
+      this.lastErrorLog.set(sink, { at: now, suppressed: 0 })
+      // Name, count and error only: an event's details must not reach the logs.
+      this.logger?.warn({ sink, lost, cause, suppressedSinceLast: last?.suppressed ?? 0, err }, 'audit events lost for sink')
+    } catch {
+      // Accounting must never break the queue that called it.
+    }
+  }
+}
+
+function startOfChain(opts: AuditLogOptions): string {
+  if (opts.prev !== undefined) return opts.prev
+  const head = opts.sinks.find((sink) => isChainHash(sink.chainHead))?.chainHead
+  return head ?? GENESIS_PREV
+}
+
+/** Copies the typed fields only, so extra properties of a caller's object never reach the audit. */
+function plainSource(source: NonNullable<AuditInput['source']>): NonNullable<AuditEvent['source']> {
+  return {
+    ip: source.ip,
+    port: source.port,
+    ...(source.vpcId !== undefined ? { vpcId: source.vpcId } : {}),
+  }
+}
+
+/** Waits for `work` at most `ms`; never rejects on timeout (the caller carries on). */
+async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  try {
+    await Promise.race([work.then(() => undefined), deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}

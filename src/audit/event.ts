@@ -1,0 +1,75 @@
+import type { ErrorCode } from '../errors'
+import type { CloseCause, Reason } from '../reasons'
+import type { Protocol } from '../store/records'
+
+/**
+ * Audit event types (DESIGN §3 "Audit events"). Admin events are `admin.<resource>.<action>`,
+ * e.g. `admin.ca.register`, `admin.accessKey.disable`: every create/update/delete and every
+ * grant/revoke on a resource is one of them (DESIGN §1 "Audit").
+ */
+export type AuditEventType =
+  | 'connection.accepted'
+  | 'connection.rejected'
+  | 'connection.closed'
+  | 'session.kicked'
+  | `admin.${string}.${string}`
+
+/** What an audit `reason` may hold: a refusal/kick code, a close cause, or an admin error code. */
+export type AuditReason = Reason | CloseCause | ErrorCode
+
+/** A JSON value: audit events are written as JSON lines and hashed in canonical JSON. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+export type JsonObject = { [key: string]: JsonValue }
+
+/** Who caused the event: an admin AccessKey, the gateway itself, or a connecting client. */
+export interface AuditActor {
+  kind: 'accessKey' | 'system' | 'client'
+  id?: string
+  [key: string]: unknown
+}
+
+/** Where a connection came from; `vpcId` from the PROXY header TLVs or the `networks` map. */
+export interface AuditSource {
+  ip: string
+  port: number
+  vpcId?: string
+}
+
+/** What a caller hands to `AuditLog.record`; the log adds id, time, prev and hash. */
+export interface AuditInput {
+  type: AuditEventType
+  instanceId?: string
+  protocol?: Protocol
+  outcome: 'success' | 'failure'
+  reason?: AuditReason
+  actor: AuditActor
+  source?: AuditSource
+  /**
+   * Free-form facts (bytes each way and duration for `connection.closed`; before/after for admin
+   * events). Secrets must not be passed; keys named like secrets are redacted anyway (redact.ts).
+   */
+  details?: Record<string, unknown>
+}
+
+/** One link of the hash chain, as written to every sink (JSON, one event per line). */
+export interface AuditEvent {
+  /** Random UUID v4. */
+  id: string
+  /** ISO 8601 UTC, millisecond precision. */
+  time: string
+  type: AuditEventType
+  instanceId?: string
+  protocol?: Protocol
+  outcome: 'success' | 'failure'
+  reason?: AuditReason
+  actor: { kind: AuditActor['kind'] } & JsonObject
+  source?: AuditSource
+  details: JsonObject
+  /** `hash` of the previous event of the chain; GENESIS_PREV for the first. */
+  prev: string
+  /** See hash-chain.ts. */
+  hash: string
+}
+
+/** `prev` of the first event of a chain: 64 zeros. */
+export const GENESIS_PREV = '0'.repeat(64)

@@ -1,0 +1,85 @@
+import { ERROR_CODES, PortcullisError, type ErrorCode } from '../errors'
+import { signRequest } from '../admin/signing'
+import { CliError } from './cli-error'
+
+export interface AdminTarget {
+  /** Base URL, e.g. http://127.0.0.1:9080 (no trailing slash). */
+  url: string
+  accessKeyId: string
+  accessKeySecret: string
+}
+
+export type Query = Record<string, string | undefined>
+
+export interface AdminResponse {
+  status: number
+  contentType: string
+  /** Parsed JSON when the answer is JSON, else the text; undefined for 204. */
+  body: unknown
+}
+
+/**
+ * Signed calls to the admin API (DESIGN §3 request signing). The body is serialised once and the
+ * same bytes are hashed and sent. An error answer `{code, message}` becomes a PortcullisError with
+ * that code, so the CLI prints `code: message`.
+ */
+export class AdminClient {
+  constructor(private readonly target: AdminTarget) {}
+
+  async request(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<AdminResponse> {
+    const search = new URLSearchParams()
+    for (const [name, value] of Object.entries(opts.query ?? {})) if (value !== undefined) search.append(name, value)
+    const qs = search.toString()
+    const url = qs === '' ? path : `${path}?${qs}`
+    const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body), 'utf8')
+    const headers: Record<string, string> = signRequest({
+      method, url, body: body ?? '', accessKeyId: this.target.accessKeyId, accessKeySecret: this.target.accessKeySecret,
+    })
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    let res: Response
+    try {
+      res = await fetch(`${this.target.url}${url}`, { method, headers, ...(body !== undefined ? { body } : {}) })
+    } catch (err) {
+      throw new CliError('ADMIN_UNREACHABLE', `cannot reach the admin API at ${this.target.url}: ${(err as Error).message}`)
+    }
+    const contentType = res.headers.get('content-type') ?? ''
+    const text = await res.text()
+    const parsed = parseBody(contentType, text)
+    if (res.status >= 400) throw toError(res.status, parsed)
+    return { status: res.status, contentType, body: parsed }
+  }
+
+  async json(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<unknown> {
+    return (await this.request(method, path, opts)).body
+  }
+
+  /** Follows nextToken until the list is complete. */
+  async listAll(path: string, query: Query = {}): Promise<{ items: unknown[] }> {
+    const items: unknown[] = []
+    let nextToken: string | undefined
+    do {
+      const page = (await this.json('GET', path, { query: { ...query, nextToken } })) as { items?: unknown[]; nextToken?: string }
+      items.push(...(page.items ?? []))
+      nextToken = page.nextToken
+    } while (nextToken !== undefined)
+    return { items }
+  }
+}
+
+function toError(status: number, body: unknown): PortcullisError | CliError {
+  const b = body as { code?: unknown; message?: unknown } | undefined
+  if (typeof b?.code === 'string' && b.code in ERROR_CODES) {
+    return new PortcullisError(b.code as ErrorCode, typeof b.message === 'string' ? b.message : undefined)
+  }
+  return new CliError('BAD_RESPONSE', `the admin API answered HTTP ${status} without an error code`)
+}
+
+function parseBody(contentType: string, text: string): unknown {
+  if (text === '') return undefined
+  if (!contentType.includes('application/json')) return text
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new CliError('BAD_RESPONSE', 'the admin API answered malformed JSON')
+  }
+}

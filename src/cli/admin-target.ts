@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs'
+import { isAbsolute, join } from 'node:path'
+import { loadConfig, readSecrets } from '../config/load'
+import { readRootKeyFile, rootKeyPath } from '../admin/root-key'
+import type { AdminTarget } from './admin-client'
+import { CliError } from './cli-error'
+import type { CliIo } from './io'
+
+export const DEFAULT_CONFIG_FILE = 'portcullis.yaml'
+
+/**
+ * Where admin commands send their calls and which key signs them (DESIGN §3): the environment
+ * (PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID / _SECRET) first; else the local config
+ * (`-c FILE`, or ./portcullis.yaml when present, else the defaults: admin 127.0.0.1:9080,
+ * dataDir ./data) and the root key the gateway wrote to `<dataDir>/root-access-key.json`.
+ */
+export async function resolveAdminTarget(io: CliIo, configFile: string | undefined): Promise<AdminTarget> {
+  const secrets = readSecrets(io.env)
+  let url = secrets.adminUrl
+  let id = secrets.accessKeyId ?? secrets.rootAccessKeyId
+  let secret = secrets.accessKeyId !== undefined ? secrets.accessKeySecret : secrets.rootAccessKeySecret
+  if (url === undefined || id === undefined || secret === undefined) {
+    const file = configFile ?? (existsSync(join(io.cwd, DEFAULT_CONFIG_FILE)) ? join(io.cwd, DEFAULT_CONFIG_FILE) : undefined)
+    const config = loadConfig({ ...(file !== undefined ? { file: absolute(io, file) } : {}), env: io.env })
+    url ??= `http://${connectHost(config.admin.host)}:${config.admin.port}`
+    if (id === undefined || secret === undefined) {
+      const keyFile = rootKeyPath(absolute(io, config.store.dataDir))
+      const root = await readRootKeyFile(keyFile)
+      if (root === undefined) {
+        throw new CliError('ADMIN_KEY_MISSING', `no AccessKey: set PORTCULLIS_ACCESS_KEY_ID and PORTCULLIS_ACCESS_KEY_SECRET, or run where ${keyFile} exists`)
+      }
+      id = root.accessKeyId
+      secret = root.accessKeySecret
+    }
+  }
+  return { url: url.replace(/\/+$/, ''), accessKeyId: id, accessKeySecret: secret }
+}
+
+function absolute(io: CliIo, path: string): string {
+  return isAbsolute(path) ? path : join(io.cwd, path)
+}
+
+/** A listener bound to every address is reached on loopback; IPv6 literals need brackets. */
+function connectHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1'
+  if (host === '::') return '[::1]'
+  return host.includes(':') ? `[${host}]` : host
+}

@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises'
+import { isAbsolute, join } from 'node:path'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parse as parseYaml } from 'yaml'
+import { CliError } from './cli-error'
+import type { CliIo } from './io'
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/** `-c FILE` is accepted by every command (where the local config lives). */
+export const COMMON_OPTIONS = { config: { type: 'string', short: 'c' } } as const satisfies Options
+
+export interface Parsed {
+  values: Record<string, string | boolean | Array<string | boolean> | undefined>
+  positionals: string[]
+}
+
+/** node:util parseArgs, strict, with usage errors as CliError USAGE. */
+export function parse(args: string[], options: Options): Parsed {
+  try {
+    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new CliError('USAGE', (err as Error).message)
+  }
+}
+
+export function str(parsed: Parsed, name: string): string | undefined {
+  const v = parsed.values[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+export function flag(parsed: Parsed, name: string): boolean {
+  return parsed.values[name] === true
+}
+
+export function strings(parsed: Parsed, name: string): string[] | undefined {
+  const v = parsed.values[name]
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined
+}
+
+export function required(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') throw new CliError('USAGE', `${what} is required`)
+  return value
+}
+
+/** The one positional id a command acts on (`ca show --instance I CAID`), or `--id`. */
+export function oneId(positionals: string[], flag: string | undefined, what: string): string {
+  const id = flag ?? positionals[0]
+  if (id === undefined) throw new CliError('USAGE', `${what} is required`)
+  if (positionals.length > (flag === undefined ? 1 : 0)) throw new CliError('USAGE', `unexpected argument ${positionals[flag === undefined ? 1 : 0] ?? ''}`)
+  return id
+}
+
+export async function readText(io: CliIo, file: string): Promise<string> {
+  try {
+    return await readFile(isAbsolute(file) ? file : join(io.cwd, file), 'utf8')
+  } catch (err) {
+    throw new CliError('FILE_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`)
+  }
+}
+
+/** A request body from a JSON or YAML file (YAML is a superset of JSON). */
+export async function readDocument(io: CliIo, file: string): Promise<Record<string, unknown>> {
+  const text = await readText(io, file)
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    throw new CliError('USAGE', `${file} is neither JSON nor YAML: ${(err as Error).message}`)
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new CliError('USAGE', `${file} must hold an object`)
+  return doc as Record<string, unknown>
+}
+
+export function toPort(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError('USAGE', `${what} must be a port number`)
+  return n
+}

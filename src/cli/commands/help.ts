@@ -1,0 +1,35 @@
+/** `portcullis help`: the command summary (DESIGN §3 "CLI"). */
+export const HELP_TEXT = `Usage: portcullis <command> [options]
+
+Gateway
+  start [-c FILE]                       run the gateway (config: FILE, else defaults + PORTCULLIS_* env)
+  dev-pki [DIR]                         write a demo PKI (client CA, device and server certificates), default ./certs
+
+Instances
+  instance create --id ID --protocol mqtt|amqp [--hostname NAME]... [--backend-kind tcp|embedded]
+                  [--backend-host H --backend-port P] [--backend-username U] [--backend-vhost V]
+                  [--access-type ANY_TUNNEL|SINGLE_TUNNEL] [--vpc-id VPC]
+                  [--server-cert FILE --server-key FILE] [-f BODY.json|yaml]
+  instance list
+  instance show ID
+  instance update ID [same options as create, except --id/--protocol]
+  instance delete ID
+
+CA certificates (MQTT instances)
+  ca code --instance ID                 issue a registration code (CN of the verification certificate)
+  ca register --instance ID --ca FILE --verification FILE [--status ACTIVE|INACTIVE]
+  ca list --instance ID
+  ca show --instance ID CA_ID
+  ca activate|deactivate|delete --instance ID CA_ID
+
+Device certificates
+  device list --instance ID [--ca CA_ID] [--status ACTIVE|INACTIVE|REVOKED]
+  device show --instance ID DEVICE_ID [--pem]
+  device download --instance ID DEVICE_ID [--out FILE]
+  device register --instance ID --cert FILE [--status ACTIVE|INACTIVE]
+  device activate|deactivate|revoke --instance ID DEVICE_ID
+
+Admin commands sign their calls. Endpoint and key: PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID,
+PORTCULLIS_ACCESS_KEY_SECRET; else the local config (-c FILE, or ./portcullis.yaml) and the root
+AccessKey in <dataDir>/root-access-key.json.
+`

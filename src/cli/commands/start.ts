@@ -1,0 +1,39 @@
+import { loadConfig, readSecrets } from '../../config/load'
+import { isAbsolute, join } from 'node:path'
+import { parse, str } from '../args'
+import { CliError } from '../cli-error'
+import type { CommandContext } from './context'
+
+/**
+ * `portcullis start [-c FILE]`: runs the gateway until SIGINT/SIGTERM, then stops it gracefully
+ * (stop accepting, protocol goodbyes, deadline). A second signal during the stop exits at once.
+ * The data path is imported here, lazily, so admin commands do not load it.
+ */
+export async function start(ctx: CommandContext, args: string[]): Promise<number> {
+  const parsed = parse(args, {})
+  if (parsed.positionals.length > 0) throw new CliError('USAGE', `unexpected argument ${parsed.positionals[0] ?? ''}`)
+  const file = str(parsed, 'config')
+  const config = loadConfig({ ...(file !== undefined ? { file: isAbsolute(file) ? file : join(ctx.io.cwd, file) } : {}), env: ctx.io.env })
+  const { startGateway } = await import('../../gateway')
+  const gateway = await startGateway(config, { secrets: readSecrets(ctx.io.env) })
+  ctx.io.stderr.write(`portcullis: admin API on ${gateway.adminUrl}; ${gateway.rootAccessKey.file !== undefined ? `root AccessKey in ${gateway.rootAccessKey.file}` : 'root AccessKey from the environment'}\n`)
+  await new Promise<void>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        ctx.io.stderr.write(`portcullis: ${signal} again, exiting without waiting\n`)
+        process.exit(1)
+      }
+      stopping = true
+      ctx.io.stderr.write(`portcullis: ${signal}, stopping\n`)
+      gateway.stop().finally(() => {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+        resolve()
+      })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+  return 0
+}

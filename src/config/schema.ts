@@ -1,0 +1,123 @@
+import { z } from 'zod'
+
+/**
+ * The one configuration schema (DESIGN §3 "Config"). Every object is strict: an unknown key is an
+ * error naming its path, because a misspelt security setting silently ignored is worse than a
+ * refusal to start. Defaults serve a single machine.
+ */
+const port = z.number().int().min(0).max(65535)
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.0.0.0/8')
+
+const proxyProtocol = z.strictObject({
+  mode: z.enum(['off', 'optional', 'required']).default('off'),
+  trustedCidrs: z.array(cidr).default([]),
+})
+
+const listener = z.strictObject({
+  name: z.string().min(1),
+  protocol: z.enum(['mqtt', 'amqp']),
+  host: z.string().default('0.0.0.0'),
+  port,
+  /** TLS termination on this listener; plaintext is for tests behind a trusted TLS offloader. */
+  tls: z.boolean().default(true),
+  /** Instance for clients that send no SNI (MQTT devices often connect by IP). */
+  defaultInstance: z.string().optional(),
+  proxyProtocol: proxyProtocol.default({ mode: 'off', trustedCidrs: [] }),
+})
+
+const backendTls = z.strictObject({
+  ca: z.string().optional(),
+  servername: z.string().optional(),
+  rejectUnauthorized: z.boolean().optional(),
+})
+
+export const backendSchema = z.strictObject({
+  kind: z.enum(['tcp', 'embedded']).default('tcp'),
+  host: z.string().optional(),
+  port: port.optional(),
+  tls: z.union([z.literal(false), backendTls]).optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  vhost: z.string().optional(),
+})
+
+export const instanceOptionsSchema = z.strictObject({
+  newDeviceStatus: z.enum(['ACTIVE', 'INACTIVE']).default('ACTIVE'),
+  autoRegisterDevices: z.boolean().default(true),
+  replaceBackendCredentials: z.boolean().default(false),
+  usernameFromCertificate: z.boolean().default(false),
+})
+
+const instance = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+  protocol: z.enum(['mqtt', 'amqp']),
+  hostnames: z.array(z.string().min(1)).default([]),
+  backend: backendSchema.default({ kind: 'embedded' }),
+  accessType: z.enum(['ANY_TUNNEL', 'SINGLE_TUNNEL']).default('ANY_TUNNEL'),
+  vpcId: z.string().optional(),
+  options: instanceOptionsSchema.default({
+    newDeviceStatus: 'ACTIVE', autoRegisterDevices: true, replaceBackendCredentials: false, usernameFromCertificate: false,
+  }),
+})
+
+const auditSink = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('stdout') }),
+  z.strictObject({ kind: z.literal('file'), path: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('redis-stream'), key: z.string().optional(), maxLen: z.number().int().positive().optional(), url: z.string().optional() }),
+])
+
+const store = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('embedded'), dataDir: z.string().default('./data') }),
+  z.strictObject({ kind: z.literal('redis'), url: z.string().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('portcullis:'), dataDir: z.string().default('./data') }),
+])
+
+const limits = z.strictObject({
+  /** One deadline for everything before the splice: PROXY header, TLS, CONNECT / Start-Ok. */
+  handshakeTimeoutMs: z.number().int().positive().default(10_000),
+  /** Largest MQTT CONNECT accepted (it may carry a will message). */
+  maxConnectBytes: z.number().int().positive().default(64 * 1024),
+  /** AMQP frame-max enforced until the connection is spliced. */
+  maxHandshakeFrameBytes: z.number().int().min(4096).default(131_072),
+  backendConnectTimeoutMs: z.number().int().positive().default(5_000),
+  maxConnections: z.number().int().positive().default(100_000),
+  /** Dynamic AMQP logins: accepted distance of the password timestamp from now. */
+  credentialWindowMs: z.number().int().positive().default(15 * 60_000),
+  maxAdminBodyBytes: z.number().int().positive().default(1024 * 1024),
+})
+
+export const configSchema = z.strictObject({
+  listeners: z.array(listener).default([
+    { name: 'mqtts', protocol: 'mqtt', host: '0.0.0.0', port: 8883, tls: true, proxyProtocol: { mode: 'off', trustedCidrs: [] } },
+    { name: 'amqps', protocol: 'amqp', host: '0.0.0.0', port: 5671, tls: true, proxyProtocol: { mode: 'off', trustedCidrs: [] } },
+  ]),
+  admin: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(9080),
+  }).default({ host: '127.0.0.1', port: 9080 }),
+  store: store.default({ kind: 'embedded', dataDir: './data' }),
+  networks: z.array(z.strictObject({ cidr, vpcId: z.string().min(1) })).default([]),
+  instances: z.array(instance).default([]),
+  audit: z.strictObject({
+    sinks: z.array(auditSink).default([{ kind: 'stdout' }]),
+    /** Events kept in memory for `GET /v1/audit`. */
+    recentEvents: z.number().int().positive().default(10_000),
+  }).default({ sinks: [{ kind: 'stdout' }], recentEvents: 10_000 }),
+  tls: z.strictObject({
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Where dev certificates are generated on first start when certFile/keyFile are absent. */
+    devCertsDir: z.string().default('./certs'),
+  }).default({ devCertsDir: './certs' }),
+  limits: limits.default(limits.parse({})),
+  workers: z.union([z.number().int().positive(), z.literal('auto')]).default(1),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).default({ level: 'info' }),
+  /** Start a demo MQTT instance on the embedded broker with the dev CA registered (npm start). */
+  demo: z.boolean().default(false),
+})
+
+export type Config = z.infer<typeof configSchema>
+export type ListenerConfig = Config['listeners'][number]
+export type InstanceConfig = Config['instances'][number]
+export type AuditSinkConfig = Config['audit']['sinks'][number]

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { AddressInfo } from 'node:net'
+import type { Config } from './config/schema'
+import { readSecrets, type EnvSecrets } from './config/load'
+import { openStore } from './store/open'
+import { createLogger, type Logger } from './observability/logger'
+import { Metrics } from './observability/metrics'
+import { AuditLog } from './audit/audit-log'
+import { createAuditSinks } from './audit/sinks'
+import { loadOrCreateRootKey, rootKeyResolver, type RootAccessKey } from './admin/root-key'
+import { createAdminServer } from './admin/server'
+import { InstanceService } from './instances/instance-service'
+import { RegistrationCodes } from './ca/registration-codes'
+import { CaRegistry } from './ca/ca-registry'
+import { DeviceRegistry } from './ca/device-registry'
+import { InstanceDirectory } from './proxy/instance-directory'
+import { TlsContexts } from './proxy/tls-contexts'
+import { TrustIndexCache } from './proxy/trust-cache'
+import { SessionRegistry } from './proxy/session-registry'
+import { RevocationWatcher } from './proxy/revocation'
+import { Listener } from './proxy/listener'
+import type { PipelineDeps } from './proxy/deps'
+import { EmbeddedBrokers } from './backends/embedded-brokers'
+import { loadDefaultKeyPair, watchDefaultKeyPair } from './tls/default-certificate'
+import { setUpDemo, type DemoInfo } from './demo'
+import { watchCaGauge } from './observability/ca-gauge'
+
+export interface Gateway {
+  readonly processId: string
+  readonly adminUrl: string
+  readonly rootAccessKey: RootAccessKey
+  /** The audit log, for embedding and tests (recent events, subscriptions). */
+  readonly audit: AuditLog
+  readonly sessions: SessionRegistry
+  readonly demo?: DemoInfo
+  listenerAddress(name: string): AddressInfo
+  stop(): Promise<void>
+}
+
+export interface StartOptions {
+  secrets?: EnvSecrets
+  logger?: Logger
+}
+
+/**
+ * The composition root: builds every part once, wires them, starts listening. Nothing here
+ * decides anything; order matters only so that the store and the instance cache are ready before
+ * the first connection is accepted, and that stop() undoes it in reverse.
+ */
+export async function startGateway(config: Config, options: StartOptions = {}): Promise<Gateway> {
+  const secrets = options.secrets ?? readSecrets()
+  const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+  const logger = options.logger ?? createLogger({ level: config.log.level })
+  const metrics = new Metrics()
+  const cleanups: Array<() => Promise<void> | void> = []
+  try {
+    const store = await openStore(config.store, processId, logger)
+    cleanups.push(() => store.close())
+    const dataDir = config.store.dataDir
+    const sinks = await createAuditSinks(config.audit.sinks, config.store.kind === 'redis' ? { redisUrl: config.store.url } : {})
+    const audit = new AuditLog({ sinks, metrics, logger, recentSize: config.audit.recentEvents })
+    cleanups.push(() => audit.close())
+
+    const rootAccessKey = await loadOrCreateRootKey({ dataDir, secrets })
+    const instances = new InstanceService(store)
+    await instances.bootstrap(config.instances)
+    const codes = new RegistrationCodes(store)
+    const cas = new CaRegistry(store, codes)
+    const devices = new DeviceRegistry(store)
+
+    const directory = await InstanceDirectory.load(store)
+    cleanups.push(() => directory.close())
+    const tlsContexts = new TlsContexts(await loadDefaultKeyPair(config, logger), directory)
+    cleanups.push(() => tlsContexts.close())
+    cleanups.push(watchDefaultKeyPair(config, logger, (pair) => tlsContexts.replaceDefault(pair)))
+    const trust = new TrustIndexCache(store)
+    cleanups.push(() => trust.close())
+    const sessions = new SessionRegistry()
+    const revocation = new RevocationWatcher(store, sessions)
+    cleanups.push(() => revocation.close())
+    const embeddedBrokers = new EmbeddedBrokers()
+    cleanups.push(() => embeddedBrokers.close())
+    cleanups.push(await watchCaGauge(store, metrics))
+    const storeProbe = setInterval(() => {
+      store.ping().then((up) => metrics.storeUp.set(up ? 1 : 0), () => metrics.storeUp.set(0))
+    }, 5000)
+    storeProbe.unref()
+    cleanups.push(() => clearInterval(storeProbe))
+    metrics.storeUp.set(1)
+
+    const demo = config.demo ? await setUpDemo({ config, instances, codes, cas, audit, logger }) : undefined
+
+    const admin = createAdminServer({
+      store, instances, cas, devices, codes, audit, metrics, logger,
+      sessions: {
+        list: (filter) => sessions.list(filter),
+        kick: (connId, reason) => sessions.kick(connId, reason),
+      },
+      keyResolver: rootKeyResolver(rootAccessKey),
+      limits: config.limits,
+    })
+    cleanups.push(() => admin.close())
+    await admin.listen({ host: config.admin.host, port: config.admin.port })
+    const adminAddress = admin.server.address() as AddressInfo
+    const adminUrl = `http://${formatHost(adminAddress.address)}:${adminAddress.port}`
+
+    const deps: PipelineDeps = {
+      config, processId, store, directory, tlsContexts, trust, devices, sessions, revocation,
+      audit, metrics, logger, embeddedBrokers,
+    }
+    const listeners = new Map<string, Listener>()
+    for (const listenerConfig of config.listeners) {
+      const listener = await Listener.start(listenerConfig, deps)
+      listeners.set(listenerConfig.name, listener)
+      logger.info({ listener: listenerConfig.name, protocol: listenerConfig.protocol, address: listener.address }, 'listening')
+    }
+    logger.info({ admin: adminUrl, store: config.store.kind, processId, rootKey: rootAccessKey.file ?? rootAccessKey.source }, 'portcullis started')
+
+    let stopping: Promise<void> | undefined
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        await Promise.all([...listeners.values()].map((l) => l.stopAccepting().catch(() => undefined)))
+        sessions.kickWhere(() => true, 'SHUTDOWN')
+        await waitUntil(() => sessions.size === 0, 2000)
+        for (const l of listeners.values()) l.destroyAll()
+        await runCleanups(cleanups)
+      })()
+      return stopping
+    }
+    return {
+      processId,
+      adminUrl,
+      rootAccessKey,
+      audit,
+      sessions,
+      ...(demo !== undefined ? { demo } : {}),
+      listenerAddress(name) {
+        const l = listeners.get(name)
+        if (l === undefined) throw new Error(`no listener named ${name}`)
+        return l.address
+      },
+      stop,
+    }
+  } catch (err) {
+    await runCleanups(cleanups)
+    throw err
+  }
+}
+
+async function runCleanups(cleanups: Array<() => Promise<void> | void>): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup()
+    } catch {
+      // Keep closing the rest; a failing close must not leave other resources open.
+    }
+  }
+  cleanups.length = 0
+}
+
+function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (condition() || Date.now() >= deadline) resolve()
+      else setTimeout(check, 20)
+    }
+    check()
+  })
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address
+}

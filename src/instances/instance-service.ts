@@ -1,0 +1,220 @@
+import { PortcullisError } from '../errors'
+import type { InstanceConfig } from '../config/schema'
+import { GLOBAL_SCOPE } from '../store/records'
+import type { Collection, InstanceOptions, InstanceRecord, Records } from '../store/records'
+import type { Store } from '../store/store'
+import {
+  checkInstanceRules, createInstanceSchema, parseBackend, parseOrThrow, patchInstanceSchema, stripUndefined,
+} from './instance-schema'
+import { instanceView, type InstanceView } from './instance-view'
+
+/**
+ * Instances are the tenants (DESIGN §2): stored in collection `instances`, scope GLOBAL_SCOPE.
+ * Every mutation answers `{before, after}` as public views (no password, no private key) so the
+ * caller can write the admin audit event (DESIGN §3 "admin.<resource>.<action>, before/after").
+ *
+ * Hostnames are unique across instances (compared lower-case; `*.example.com` and
+ * `a.example.com` may belong to different instances: the exact name wins, as in
+ * InstanceDirectory). Writes that can change hostnames run under one store lock so two replicas
+ * cannot both claim a name.
+ *
+ * The server private key is held as given: sealing it at rest needs the master key of issue 3
+ * (auth/envelope), which will wrap it here, at the one place records are written.
+ */
+const LOCK = 'instances'
+
+/** Per-instance collections and how to find a record's id in them (for delete). */
+const CHILDREN: { [C in Collection]?: (record: Records[C]) => string } = {
+  cas: (r) => r.id,
+  devices: (r) => r.id,
+  // ca/registration-codes.ts keeps one record per instance, id 'current'.
+  registrationCodes: () => 'current',
+  staticAccounts: (r) => r.accessKeyId,
+}
+
+export interface InstanceChange {
+  before?: InstanceView
+  after?: InstanceView
+}
+
+export interface BootstrapResult {
+  id: string
+  action: 'create' | 'update' | 'unchanged'
+  change: InstanceChange
+}
+
+export class InstanceService {
+  constructor(private readonly store: Store, private readonly now: () => Date = () => new Date()) {}
+
+  async get(id: string): Promise<InstanceRecord> {
+    const record = await this.store.get('instances', GLOBAL_SCOPE, id)
+    if (record === undefined) throw new PortcullisError('NOT_FOUND', `instance ${id} does not exist`)
+    return record
+  }
+
+  async list(): Promise<InstanceRecord[]> {
+    const all = await this.store.list('instances', GLOBAL_SCOPE)
+    return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  /** Exact hostname first, then a one-level wildcard (`*.example.com` covers `a.example.com`). */
+  async findByHostname(hostname: string): Promise<InstanceRecord | undefined> {
+    const name = hostname.toLowerCase()
+    const all = await this.store.list('instances', GLOBAL_SCOPE)
+    const exact = all.find((r) => r.hostnames.includes(name))
+    if (exact !== undefined) return exact
+    const dot = name.indexOf('.')
+    if (dot <= 0) return undefined
+    const wildcard = `*${name.slice(dot)}`
+    return all.find((r) => r.hostnames.includes(wildcard))
+  }
+
+  async create(input: unknown): Promise<InstanceChange & { record: InstanceRecord }> {
+    const parsed = parseOrThrow(createInstanceSchema, input, 'instance')
+    const time = this.now().toISOString()
+    const record: InstanceRecord = {
+      id: parsed.id,
+      protocol: parsed.protocol,
+      hostnames: parsed.hostnames,
+      backend: parseBackend(parsed.backend),
+      accessType: parsed.accessType,
+      options: parsed.options,
+      createdAt: time,
+      updatedAt: time,
+    }
+    if (parsed.vpcId !== undefined) record.vpcId = parsed.vpcId
+    if (parsed.serverCertificate !== undefined) record.serverCertificate = parsed.serverCertificate
+    checkInstanceRules(record)
+    return this.store.withLock(LOCK, async () => {
+      if ((await this.store.get('instances', GLOBAL_SCOPE, record.id)) !== undefined) {
+        throw new PortcullisError('ALREADY_EXISTS', `instance ${record.id} already exists`)
+      }
+      await this.assertHostnamesFree(record)
+      // A delete interrupted after removing the instance may have left children behind; a new
+      // instance of the same id must not inherit its predecessor's CAs or devices.
+      await this.deleteChildren(record.id)
+      await this.store.create('instances', GLOBAL_SCOPE, record.id, record)
+      return { after: instanceView(record), record }
+    })
+  }
+
+  async patch(id: string, input: unknown): Promise<InstanceChange & { record: InstanceRecord }> {
+    const patch = parseOrThrow(patchInstanceSchema, input, 'instance patch')
+    return this.store.withLock(LOCK, async () => {
+      const current = await this.get(id)
+      const next: InstanceRecord = { ...current, updatedAt: this.now().toISOString() }
+      if (patch.accessType !== undefined) next.accessType = patch.accessType
+      if (patch.vpcId === null) delete next.vpcId
+      else if (patch.vpcId !== undefined) next.vpcId = patch.vpcId
+      if (patch.hostnames !== undefined) next.hostnames = patch.hostnames
+      if (patch.backend !== undefined) next.backend = parseBackend(mergePatch(current.backend, patch.backend))
+      if (patch.options !== undefined) next.options = { ...current.options, ...(stripUndefined(patch.options) as Partial<InstanceOptions>) }
+      if (patch.serverCertificate === null) delete next.serverCertificate
+      else if (patch.serverCertificate !== undefined) next.serverCertificate = patch.serverCertificate
+      checkInstanceRules(next)
+      await this.assertHostnamesFree(next)
+      await this.store.put('instances', GLOBAL_SCOPE, id, next)
+      return { before: instanceView(current), after: instanceView(next), record: next }
+    })
+  }
+
+  /** Deletes the instance, then its CAs, devices, registration code and static accounts. */
+  async delete(id: string): Promise<InstanceChange> {
+    const before = await this.store.withLock(LOCK, async () => {
+      const current = await this.get(id)
+      // The instance goes first: from then on no connection can reach it, so nothing can
+      // auto-register a device under it while its children are being removed.
+      await this.store.delete('instances', GLOBAL_SCOPE, id)
+      return current
+    })
+    await this.deleteChildren(id)
+    return { before: instanceView(before) }
+  }
+
+  /**
+   * Declarative bootstrap from config `instances[]` (DESIGN §3): missing instances are created,
+   * changed ones updated to what the config says; instances created through the API are left alone.
+   * Fields the config does not hold (serverCertificate) are kept.
+   */
+  async bootstrap(instances: readonly InstanceConfig[]): Promise<BootstrapResult[]> {
+    const results: BootstrapResult[] = []
+    for (const wanted of instances) {
+      const existing = await this.store.get('instances', GLOBAL_SCOPE, wanted.id)
+      if (existing === undefined) {
+        const { after } = await this.create(toPlain(wanted))
+        results.push({ id: wanted.id, action: 'create', change: after === undefined ? {} : { after } })
+        continue
+      }
+      const parsed = parseOrThrow(createInstanceSchema, toPlain(wanted), `instance ${wanted.id} in the configuration`)
+      const desired: InstanceRecord = {
+        ...existing,
+        protocol: parsed.protocol,
+        hostnames: parsed.hostnames,
+        backend: parseBackend(parsed.backend),
+        accessType: parsed.accessType,
+        options: parsed.options,
+      }
+      if (parsed.vpcId === undefined) delete desired.vpcId
+      else desired.vpcId = parsed.vpcId
+      if (sameConfig(existing, desired)) {
+        results.push({ id: wanted.id, action: 'unchanged', change: {} })
+        continue
+      }
+      desired.updatedAt = this.now().toISOString()
+      checkInstanceRules(desired)
+      const change = await this.store.withLock(LOCK, async () => {
+        await this.assertHostnamesFree(desired)
+        await this.store.put('instances', GLOBAL_SCOPE, desired.id, desired)
+        return { before: instanceView(existing), after: instanceView(desired) }
+      })
+      results.push({ id: wanted.id, action: 'update', change })
+    }
+    return results
+  }
+
+  private async assertHostnamesFree(record: InstanceRecord): Promise<void> {
+    const mine = new Set(record.hostnames)
+    for (const other of await this.store.list('instances', GLOBAL_SCOPE)) {
+      if (other.id === record.id) continue
+      const clash = other.hostnames.find((h) => mine.has(h))
+      if (clash !== undefined) throw new PortcullisError('ALREADY_EXISTS', `hostname ${clash} already belongs to instance ${other.id}`)
+    }
+  }
+
+  private async deleteChildren(instanceId: string): Promise<void> {
+    for (const [collection, idOf] of Object.entries(CHILDREN) as Array<[Collection, (r: Records[Collection]) => string]>) {
+      for (const record of await this.store.list(collection, instanceId)) {
+        await this.store.delete(collection, instanceId, idOf(record))
+      }
+    }
+  }
+}
+
+/** RFC 7386 merge patch, one level deep is all a backend needs (tls is replaced as a whole). */
+function mergePatch(target: object, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...target }
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key]
+    else out[key] = value
+  }
+  return out
+}
+
+/** Frozen config objects → plain mutable JSON (the record must not share frozen parts). */
+function toPlain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T
+}
+
+const CONFIG_FIELDS = ['protocol', 'hostnames', 'backend', 'accessType', 'vpcId', 'options'] as const
+
+function sameConfig(a: InstanceRecord, b: InstanceRecord): boolean {
+  return CONFIG_FIELDS.every((key) => stableJson(a[key]) === stableJson(b[key]))
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : v,
+  ) ?? 'undefined'
+}

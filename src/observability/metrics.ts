@@ -1,0 +1,102 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * `instance` label for a connection whose instance is not known (no SNI match, bad userName). Never
+ * put a name read from the wire into a label: it is attacker-chosen and would make the series count
+ * unbounded. Instance ids themselves are bounded by configuration and the admin API.
+ */
+export const NO_INSTANCE = '-'
+
+/** Handshake latency buckets, 1 ms to 10 s (a TLS handshake plus CONNECT / Start-Ok). */
+export const HANDSHAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * Every Portcullis metric (DESIGN §3 "Metrics", prefix `portcullis_`) plus Node's default metrics,
+ * on a Registry of its own rather than prom-client's global one, so that tests and several gateways
+ * in one process do not collide. Label values are bounded: protocol (mqtt|amqp), instance (configured
+ * ids or NO_INSTANCE), reason (reasons.ts), direction, status, event type (code-defined), sink
+ * (configured sinks).
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly contentType: string = this.registry.contentType
+
+  readonly connectionsAccepted = new Counter({
+    name: 'portcullis_connections_accepted_total',
+    help: 'Client connections admitted and forwarded to a backend broker',
+    labelNames: ['protocol', 'instance'] as const,
+    registers: [this.registry],
+  })
+
+  readonly connectionsRejected = new Counter({
+    name: 'portcullis_connections_rejected_total',
+    help: 'Client connections refused, by reason code',
+    labelNames: ['protocol', 'instance', 'reason'] as const,
+    registers: [this.registry],
+  })
+
+  readonly connectionsActive = new Gauge({
+    name: 'portcullis_connections_active',
+    help: 'Live forwarded sessions',
+    labelNames: ['protocol', 'instance'] as const,
+    registers: [this.registry],
+  })
+
+  readonly sessionsKicked = new Counter({
+    name: 'portcullis_sessions_kicked_total',
+    help: 'Live sessions closed by the gateway because a rule changed, by reason code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+
+  readonly bytes = new Counter({
+    name: 'portcullis_bytes_total',
+    help: 'Bytes forwarded; upstream = client to broker, downstream = broker to client',
+    labelNames: ['protocol', 'direction'] as const,
+    registers: [this.registry],
+  })
+
+  readonly handshakeSeconds = new Histogram({
+    name: 'portcullis_handshake_seconds',
+    help: 'Time from accept to the admission decision (PROXY header, TLS, CONNECT or Start-Ok)',
+    labelNames: ['protocol'] as const,
+    buckets: HANDSHAKE_BUCKETS,
+    registers: [this.registry],
+  })
+
+  readonly caCertificates = new Gauge({
+    name: 'portcullis_ca_certificates',
+    help: 'Registered CA certificates per instance and status (at most 32 per instance)',
+    labelNames: ['instance', 'status'] as const,
+    registers: [this.registry],
+  })
+
+  readonly auditEvents = new Counter({
+    name: 'portcullis_audit_events_total',
+    help: 'Audit events recorded, by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  })
+
+  readonly auditSinkErrors = new Counter({
+    name: 'portcullis_audit_sink_errors_total',
+    help: 'Audit events that did not reach a sink (queue full, write failed, or closed)',
+    labelNames: ['sink'] as const,
+    registers: [this.registry],
+  })
+
+  readonly storeUp = new Gauge({
+    name: 'portcullis_store_up',
+    help: '1 when the store answers its last ping, else 0',
+    registers: [this.registry],
+  })
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** The Prometheus text exposition of every metric (`GET /metrics`). */
+  render(): Promise<string> {
+    return this.registry.metrics()
+  }
+}

@@ -1,0 +1,68 @@
+import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import type { X509Certificate } from 'node:crypto'
+import type { ConnId } from '../ids'
+import type { ListenerConfig } from '../config/schema'
+import type { CaRecord, DeviceRecord, InstanceRecord } from '../store/records'
+import type { ConnectInfo } from '../protocols/mqtt/connect-decoder'
+import type { Reason, CloseCause } from '../reasons'
+
+/**
+ * One client connection as it moves through the pipeline.
+ *
+ * State is a closed union: `phase` says what the connection is doing, and the runner refuses an
+ * event that does not fit the phase (e.g. a kick before forwarding) rather than guessing.
+ *
+ * Backpressure rules:
+ * - before the splice, the gateway reads only what one handshake stage asks for, through a capped
+ *   decoder, and pauses the client socket in between;
+ * - after the splice, `pipe()` pauses the reading side whenever the writing side's buffer is full
+ *   and resumes it on 'drain', in both directions independently.
+ */
+export type Phase =
+  | { name: 'handshaking' }
+  | { name: 'authenticating' }
+  | { name: 'connecting' }
+  | { name: 'forwarding'; upstream: Socket }
+  | { name: 'closed'; reason: Reason | CloseCause }
+
+export interface Source {
+  ip: string
+  port: number
+  vpcId?: string
+}
+
+export interface MqttHandshake {
+  connect: ConnectInfo
+  /** Exact CONNECT bytes, forwarded unchanged unless credentials are rewritten. */
+  raw: Buffer
+  /** Bytes the client sent after the CONNECT (pipelined packets); forwarded after it. */
+  rest: Buffer
+}
+
+export interface Connection {
+  readonly id: ConnId
+  readonly listener: ListenerConfig
+  readonly socket: Socket
+  /** `performance.now()` at accept; the handshake histogram and the deadline measure from here. */
+  readonly acceptedAt: number
+  readonly startedAt: string
+  readonly signal: AbortSignal
+  source: Source
+  phase: Phase
+  /** What the client speaks through: the TLS socket once TLS is up, else the plain socket. */
+  client: Socket | TLSSocket
+  tls?: TLSSocket
+  sni?: string
+  instance?: InstanceRecord
+  /** The verified client chain, leaf first. */
+  peerChain?: X509Certificate[]
+  ca?: CaRecord
+  device?: DeviceRecord
+  mqtt?: MqttHandshake
+  /** Protocol level read from a CONNECT that failed to decode, to answer in the client's version. */
+  mqttVersionHint?: 3 | 4 | 5
+  upstream?: Socket
+  /** Bytes to send upstream before splicing (the CONNECT, maybe rewritten, and what followed it). */
+  upstreamPreamble?: Buffer[]
+}

@@ -1,0 +1,32 @@
+import type { X509Certificate } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Config } from '../config/schema'
+import type { Store } from '../store/store'
+import type { DeviceRecord } from '../store/records'
+import type { AuditLog } from '../audit/audit-log'
+import type { Metrics } from '../observability/metrics'
+import type { InstanceDirectory } from './instance-directory'
+import type { TlsContexts } from './tls-contexts'
+import type { TrustIndexCache } from './trust-cache'
+import type { SessionRegistry } from './session-registry'
+import type { RevocationWatcher } from './revocation'
+import type { EmbeddedBrokers } from '../backends/embedded-brokers'
+
+/** Everything the data path needs, built once by the composition root (gateway.ts). */
+export interface PipelineDeps {
+  readonly config: Config
+  readonly processId: string
+  readonly store: Store
+  readonly directory: InstanceDirectory
+  readonly tlsContexts: TlsContexts
+  readonly trust: TrustIndexCache
+  readonly devices: {
+    recordFirstSeen(instanceId: string, caId: string, leaf: X509Certificate, status: 'ACTIVE' | 'INACTIVE'): Promise<DeviceRecord>
+  }
+  readonly sessions: SessionRegistry
+  readonly revocation: RevocationWatcher
+  readonly audit: AuditLog
+  readonly metrics: Metrics
+  readonly logger: Logger
+  readonly embeddedBrokers: EmbeddedBrokers
+}

@@ -1,0 +1,78 @@
+import { NO_INSTANCE } from '../observability/metrics'
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import type { ListenerConfig } from '../config/schema'
+import type { PipelineDeps } from './deps'
+import { PIPELINES, runPipeline } from './pipeline'
+
+/**
+ * One TCP listener. Each accepted socket runs the pipeline; a connection over
+ * `limits.maxConnections` (counted per process, handshaking and forwarding alike) is refused with
+ * CONNECTION_LIMIT before a single byte is read, so a flood of half-open sockets costs a file
+ * descriptor each and nothing more.
+ */
+export class Listener {
+  private readonly server: Server
+  private readonly open = new Set<Socket>()
+
+  private constructor(readonly config: ListenerConfig, private readonly deps: PipelineDeps) {
+    this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket))
+  }
+
+  static async start(config: ListenerConfig, deps: PipelineDeps): Promise<Listener> {
+    if (PIPELINES[config.protocol] === undefined) {
+      throw new Error(`listener ${config.name}: protocol ${config.protocol} is not served by this version`)
+    }
+    const listener = new Listener(config, deps)
+    await new Promise<void>((resolve, reject) => {
+      listener.server.once('error', reject)
+      listener.server.listen(config.port, config.host, () => {
+        listener.server.off('error', reject)
+        resolve()
+      })
+    })
+    return listener
+  }
+
+  get address(): AddressInfo {
+    return this.server.address() as AddressInfo
+  }
+
+  get connections(): number {
+    return this.open.size
+  }
+
+  /** Stops accepting; live sessions are left to the caller (kicked with SHUTDOWN). */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()))
+  }
+
+  /** Destroys whatever is still open (after the graceful phase of a shutdown). */
+  destroyAll(): void {
+    for (const socket of this.open) socket.destroy()
+  }
+
+  private accept(socket: Socket): void {
+    if (this.open.size >= this.deps.config.limits.maxConnections) {
+      this.refuseOverLimit(socket)
+      return
+    }
+    this.open.add(socket)
+    socket.once('close', () => this.open.delete(socket))
+    runPipeline(socket, this.config, this.deps).catch((err: unknown) => {
+      this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), listener: this.config.name }, 'pipeline crashed; connection dropped')
+      socket.destroy()
+    })
+  }
+
+  private refuseOverLimit(socket: Socket): void {
+    const protocol = this.config.protocol
+    socket.on('error', () => undefined)
+    this.deps.metrics.connectionsRejected.inc({ protocol, instance: NO_INSTANCE, reason: 'CONNECTION_LIMIT' })
+    this.deps.audit.record({
+      type: 'connection.rejected', outcome: 'failure', protocol, reason: 'CONNECTION_LIMIT',
+      actor: { kind: 'client' }, source: { ip: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 },
+      details: { listener: this.config.name, limit: this.deps.config.limits.maxConnections },
+    })
+    socket.destroy()
+  }
+}

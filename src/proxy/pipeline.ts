@@ -1,0 +1,153 @@
+import { NO_INSTANCE } from '../observability/metrics'
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { ListenerConfig } from '../config/schema'
+import { asConnId } from '../ids'
+import { isPortcullisError } from '../errors'
+import type { RefusalReason } from '../reasons'
+import type { Connection, Phase } from './connection'
+import type { PipelineDeps } from './deps'
+import { ClientGone } from './read-client'
+import { reject, type Verdict } from './verdict'
+import { startSplice } from './splice'
+import { tlsHandshake } from './stages/tls-handshake'
+import { clientCertificate } from './stages/client-certificate'
+import { deviceCertificate } from './stages/device-certificate'
+import { mqttConnect } from './stages/mqtt-connect'
+import { connectUpstream } from './stages/upstream'
+import { mqttForward } from './stages/mqtt-forward'
+import { mqttAdapter, type ProtocolAdapter } from './adapters/mqtt'
+
+/**
+ * The connection pipeline: the one place that knows the order of the stages.
+ *
+ *   accept ─► [PROXY header: issue #4 adds its stage here] ─► TLS (SNI → instance)
+ *          ─► client certificate chain ─► device certificate state ─► MQTT CONNECT
+ *          ─► upstream connect ─► CONNECT forward ─► splice
+ *
+ * Guarantees:
+ * - one deadline (`limits.handshakeTimeoutMs`) covers every stage before the splice; when it
+ *   passes, the waiting stage is aborted and the connection refused with HANDSHAKE_TIMEOUT;
+ * - stages return verdicts and never write to or close the client socket; only `refuse` and the
+ *   splice do, so every refusal is audited and counted exactly once;
+ * - an exception from a stage (a store outage, say) refuses the connection: nothing is admitted
+ *   on a check that could not be made;
+ * - no client bytes are read except through a capped decoder in a stage.
+ */
+type Stage = { readonly name: string; readonly phase: Phase['name']; run(conn: Connection, deps: PipelineDeps): Promise<Verdict> }
+
+const stage = (name: string, phase: Phase['name'], run: Stage['run']): Stage => ({ name, phase, run })
+
+export const PIPELINES: Readonly<Partial<Record<ListenerConfig['protocol'], { stages: readonly Stage[]; adapter: ProtocolAdapter }>>> = {
+  mqtt: {
+    stages: [
+      stage('tls', 'handshaking', tlsHandshake),
+      stage('client-certificate', 'authenticating', clientCertificate),
+      stage('device-certificate', 'authenticating', deviceCertificate),
+      stage('mqtt-connect', 'authenticating', mqttConnect),
+      stage('upstream', 'connecting', connectUpstream),
+      stage('mqtt-forward', 'connecting', mqttForward),
+    ],
+    adapter: mqttAdapter,
+  },
+}
+
+export async function runPipeline(socket: Socket, listener: ListenerConfig, deps: PipelineDeps): Promise<void> {
+  const controller = new AbortController()
+  const conn: Connection = {
+    id: asConnId(randomUUID()),
+    listener,
+    socket,
+    acceptedAt: performance.now(),
+    startedAt: new Date().toISOString(),
+    signal: controller.signal,
+    source: { ip: normaliseIp(socket.remoteAddress), port: socket.remotePort ?? 0 },
+    phase: { name: 'handshaking' },
+    client: socket,
+  }
+  // A client's bad bytes or a reset must never surface as an unhandled 'error' event.
+  socket.on('error', () => undefined)
+  socket.setNoDelay(true)
+  const deadline = setTimeout(() => controller.abort(), deps.config.limits.handshakeTimeoutMs)
+  const pipeline = PIPELINES[listener.protocol]
+  if (pipeline === undefined) throw new Error(`no pipeline for ${listener.protocol}`)
+  try {
+    for (const s of pipeline.stages) {
+      conn.phase = { name: s.phase }
+      const verdict = await runStage(s, conn, deps)
+      if (verdict.kind === 'reject') {
+        await refuse(conn, verdict, pipeline.adapter, deps)
+        return
+      }
+    }
+  } finally {
+    clearTimeout(deadline)
+  }
+  startSplice(conn, pipeline.adapter, deps)
+}
+
+async function runStage(s: Stage, conn: Connection, deps: PipelineDeps): Promise<Verdict> {
+  try {
+    return await s.run(conn, deps)
+  } catch (err) {
+    if (err instanceof ClientGone) {
+      if (err.why === 'aborted') return reject('HANDSHAKE_TIMEOUT', `deadline passed in stage ${s.name}`)
+      return reject(s.phase === 'handshaking' ? 'TLS_HANDSHAKE_FAILED' : 'PROTOCOL_ERROR', `client went away in stage ${s.name}`)
+    }
+    deps.logger.warn({ conn: conn.id, stage: s.name, err: errorSummary(err) }, 'stage failed; refusing the connection')
+    // Fail closed. The store is the gateway's own backend, so its outage is BACKEND_UNAVAILABLE.
+    const reason: RefusalReason = isPortcullisError(err, 'STORE_UNAVAILABLE') ? 'BACKEND_UNAVAILABLE' : 'PROTOCOL_ERROR'
+    return reject(reason, `stage ${s.name} failed`)
+  }
+}
+
+/** Sends the protocol's refusal (if the client can still hear it), closes, audits, counts. */
+async function refuse(
+  conn: Connection, verdict: Extract<Verdict, { kind: 'reject' }>, adapter: ProtocolAdapter, deps: PipelineDeps,
+): Promise<void> {
+  conn.phase = { name: 'closed', reason: verdict.reason }
+  conn.upstream?.destroy()
+  let reply = verdict.reply
+  if (reply === undefined && (conn.tls !== undefined || !conn.listener.tls)) {
+    reply = await adapter.refusalReply(conn, verdict.reason, deps).catch(() => undefined)
+  }
+  const protocol = conn.listener.protocol
+  deps.metrics.connectionsRejected.inc({ protocol, instance: conn.instance?.id ?? NO_INSTANCE, reason: verdict.reason })
+  deps.audit.record({
+    type: 'connection.rejected',
+    outcome: 'failure',
+    protocol,
+    reason: verdict.reason,
+    actor: { kind: 'client', ...adapter.actor(conn) },
+    source: conn.source,
+    ...(conn.instance !== undefined ? { instanceId: conn.instance.id } : {}),
+    details: {
+      connId: conn.id,
+      listener: conn.listener.name,
+      ...(verdict.detail !== undefined ? { detail: verdict.detail } : {}),
+      ...(conn.sni !== undefined ? { sni: conn.sni } : {}),
+    },
+  })
+  closeAfterReply(conn.client, reply)
+}
+
+/** Writes the last words, then ends; a peer that never reads them is cut off after a grace period. */
+export function closeAfterReply(stream: Socket, reply: Buffer | undefined): void {
+  if (stream.destroyed) return
+  const force = setTimeout(() => stream.destroy(), 2000)
+  force.unref()
+  stream.once('close', () => clearTimeout(force))
+  if (reply !== undefined && stream.writable) stream.end(reply)
+  else stream.destroy()
+}
+
+function normaliseIp(address: string | undefined): string {
+  if (address === undefined) return 'unknown'
+  return address.startsWith('::ffff:') ? address.slice(7) : address
+}
+
+function errorSummary(err: unknown): { code?: string; message: string } {
+  if (isPortcullisError(err)) return { code: err.code, message: err.message }
+  return { message: err instanceof Error ? err.message : String(err) }
+}

@@ -1,0 +1,74 @@
+import type { Store, ChangeEvent } from '../store/store'
+import type { CaRecord, DeviceRecord } from '../store/records'
+import type { KickReason } from '../reasons'
+import type { SessionRegistry, SessionView } from './session-registry'
+
+/**
+ * Turns record changes into kicks, on every replica (the store delivers each change to every
+ * process that shares it). Deactivating a CA closes the sessions anchored on it; deactivating or
+ * revoking a device certificate closes that device's sessions; deleting an instance closes all of
+ * its sessions. Nothing else is touched.
+ */
+export class RevocationWatcher {
+  private readonly unsubscribe: () => void
+
+  constructor(private readonly store: Store, private readonly sessions: SessionRegistry) {
+    this.unsubscribe = store.onChange((event) => this.apply(event))
+  }
+
+  /**
+   * Closes the gap between a session's checks and its registration: a change that landed in
+   * between was not seen by `apply`, so the session's CA and device are read again once it is
+   * registered.
+   */
+  async recheck(view: SessionView): Promise<void> {
+    if (view.caId !== undefined) {
+      const ca = await this.store.get('cas', view.instanceId, view.caId)
+      if (ca === undefined || ca.status !== 'ACTIVE') this.sessions.kick(view.connId, 'CA_DEACTIVATED')
+    }
+    if (view.deviceId !== undefined) {
+      const device = await this.store.get('devices', view.instanceId, view.deviceId)
+      const reason = device === undefined ? 'DEVICE_CERT_REVOKED' : deviceKick(device)
+      if (reason !== undefined) this.sessions.kick(view.connId, reason)
+    }
+  }
+
+  close(): void {
+    this.unsubscribe()
+  }
+
+  private apply(event: ChangeEvent): void {
+    switch (event.collection) {
+      case 'cas': {
+        const ca = event.record as CaRecord
+        if (event.op === 'delete' || ca.status !== 'ACTIVE') {
+          this.sessions.kickWhere((s) => s.instanceId === event.scope && s.caId === event.id, 'CA_DEACTIVATED')
+        }
+        return
+      }
+      case 'devices': {
+        const reason = event.op === 'delete' ? 'DEVICE_CERT_REVOKED' : deviceKick(event.record as DeviceRecord)
+        if (reason !== undefined) {
+          this.sessions.kickWhere((s) => s.instanceId === event.scope && s.deviceId === event.id, reason)
+        }
+        return
+      }
+      case 'instances':
+        if (event.op === 'delete') this.sessions.kickWhere((s) => s.instanceId === event.id, 'ADMIN_KICK')
+        return
+      default:
+        return
+    }
+  }
+}
+
+function deviceKick(device: DeviceRecord): KickReason | undefined {
+  switch (device.status) {
+    case 'ACTIVE':
+      return undefined
+    case 'INACTIVE':
+      return 'DEVICE_CERT_INACTIVE'
+    case 'REVOKED':
+      return 'DEVICE_CERT_REVOKED'
+  }
+}

@@ -1,0 +1,112 @@
+import { performance } from 'node:perf_hooks'
+import type { Socket } from 'node:net'
+import type { KickReason, CloseCause } from '../reasons'
+import type { Connection } from './connection'
+import type { PipelineDeps } from './deps'
+import type { ProtocolAdapter } from './adapters/mqtt'
+import type { LiveSession, SessionView } from './session-registry'
+import { closeAfterReply } from './pipeline'
+
+/**
+ * The forwarding phase. Bytes move with `pipe()` both ways: each direction pauses its reader when
+ * the other side's buffer is full and resumes on 'drain', so a slow reader slows only its own
+ * writer and nothing is buffered without bound. Nothing runs per chunk in JavaScript beyond the
+ * copy; bytes are counted from the upstream socket's own counters when the session ends.
+ */
+export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: PipelineDeps): void {
+  const upstream = conn.upstream
+  const instance = conn.instance
+  if (upstream === undefined || instance === undefined) throw new Error('splice without upstream or instance')
+  const client = conn.client
+  const protocol = conn.listener.protocol
+  conn.phase = { name: 'forwarding', upstream }
+  upstream.setNoDelay(true)
+  upstream.on('error', () => undefined)
+
+  for (const chunk of conn.upstreamPreamble ?? []) upstream.write(chunk)
+  delete conn.upstreamPreamble
+  client.pipe(upstream)
+  upstream.pipe(client)
+  client.resume()
+
+  const view: SessionView = {
+    connId: conn.id,
+    instanceId: instance.id,
+    protocol,
+    listener: conn.listener.name,
+    sourceIp: conn.source.ip,
+    sourcePort: conn.source.port,
+    startedAt: conn.startedAt,
+    processId: deps.processId,
+    ...adapter.identity(conn),
+  }
+  let ended: KickReason | CloseCause | undefined
+  const end = (cause: KickReason | CloseCause, goodbye?: Buffer): void => {
+    if (ended !== undefined) return
+    ended = cause
+    conn.phase = { name: 'closed', reason: cause }
+    upstream.unpipe(client)
+    client.unpipe(upstream)
+    upstream.destroy()
+    if (goodbye !== undefined) closeAfterReply(client as Socket, goodbye)
+    else client.destroy()
+  }
+  const session: LiveSession = {
+    view,
+    kick(reason) {
+      if (ended !== undefined) return
+      deps.metrics.sessionsKicked.inc({ reason })
+      deps.audit.record({
+        type: 'session.kicked', outcome: 'success', protocol, instanceId: instance.id, reason,
+        actor: { kind: 'system' }, source: conn.source, details: { connId: conn.id, ...sessionDetails(view) },
+      })
+      end(reason, adapter.kickGoodbye(conn, reason))
+    },
+  }
+
+  client.once('close', () => {
+    end('CLIENT_CLOSED')
+    finish()
+  })
+  upstream.once('close', () => end('BACKEND_CLOSED'))
+
+  deps.sessions.add(session)
+  // The admission checks passed moments ago; a store blip here is logged, not turned into a kick.
+  deps.revocation.recheck(view).catch((err: unknown) => deps.logger.warn({ conn: conn.id, err: String(err) }, 'post-admission recheck failed'))
+  const labels = { protocol, instance: instance.id }
+  deps.metrics.connectionsAccepted.inc(labels)
+  deps.metrics.connectionsActive.inc(labels)
+  deps.metrics.handshakeSeconds.observe({ protocol }, (performance.now() - conn.acceptedAt) / 1000)
+  deps.audit.record({
+    type: 'connection.accepted', outcome: 'success', protocol, instanceId: instance.id,
+    actor: { kind: 'client', ...adapter.actor(conn) }, source: conn.source,
+    details: { connId: conn.id, listener: conn.listener.name, ...sessionDetails(view), ...(conn.sni !== undefined ? { sni: conn.sni } : {}) },
+  })
+
+  function finish(): void {
+    deps.sessions.remove(conn.id)
+    deps.metrics.connectionsActive.dec(labels)
+    const upstreamBytes = upstream!.bytesWritten
+    const downstreamBytes = upstream!.bytesRead
+    deps.metrics.bytes.inc({ protocol, direction: 'upstream' }, upstreamBytes)
+    deps.metrics.bytes.inc({ protocol, direction: 'downstream' }, downstreamBytes)
+    deps.audit.record({
+      type: 'connection.closed', outcome: 'success', protocol, instanceId: instance!.id,
+      reason: ended ?? 'CLIENT_CLOSED',
+      actor: { kind: 'client', ...adapter.actor(conn) }, source: conn.source,
+      details: {
+        connId: conn.id, bytesUpstream: upstreamBytes, bytesDownstream: downstreamBytes,
+        durationMs: Math.round(Date.now() - Date.parse(conn.startedAt)),
+      },
+    })
+  }
+}
+
+function sessionDetails(view: SessionView): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const key of ['caId', 'deviceId', 'clientId', 'username', 'accessKeyId', 'account', 'vpcId'] as const) {
+    const value = view[key]
+    if (value !== undefined) out[key] = value
+  }
+  return out
+}

@@ -1,0 +1,25 @@
+import { ConnectReader } from '../../protocols/mqtt/connect-decoder'
+import type { Connection } from '../connection'
+import type { PipelineDeps } from '../deps'
+import { readFromClient } from '../read-client'
+import { CONTINUE, reject, type Verdict } from '../verdict'
+
+/**
+ * Reads the client's first packet, which must be a CONNECT [MQTT-3.1.0-1], through a decoder that
+ * refuses a declared length over `limits.maxConnectBytes` before buffering it. Idempotent: the
+ * refusal path may call it to learn the protocol version for its CONNACK.
+ */
+export async function mqttConnect(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
+  if (conn.mqtt !== undefined) return CONTINUE
+  const reader = new ConnectReader(deps.config.limits.maxConnectBytes)
+  const result = await readFromClient(conn, (chunk) => {
+    const r = reader.push(chunk)
+    return r.kind === 'need-more' ? undefined : r
+  })
+  if (result.kind === 'error') {
+    if (result.protocolVersion !== undefined) conn.mqttVersionHint = result.protocolVersion
+    return reject('PROTOCOL_ERROR', result.detail)
+  }
+  conn.mqtt = { connect: result.packet, raw: result.raw, rest: result.rest }
+  return CONTINUE
+}

@@ -1,0 +1,77 @@
+import { TLSSocket, type SecureContext } from 'node:tls'
+import type { Connection } from '../connection'
+import type { PipelineDeps } from '../deps'
+import { CONTINUE, reject, type Verdict } from '../verdict'
+import type { InstanceRecord } from '../../store/records'
+
+/**
+ * TLS termination. SNI chooses the instance and its server certificate while the handshake is
+ * still running; an unknown SNI aborts the handshake (UNKNOWN_INSTANCE), so nobody learns anything
+ * about an instance they did not name. MQTT listeners request a client certificate but let the
+ * handshake complete without one (`rejectUnauthorized: false`): the clientCertificate stage decides
+ * against the instance's registered CAs and gives a precise reason, which OpenSSL alone cannot.
+ * Without SNI the listener's `defaultInstance` applies, or the single instance of its protocol.
+ */
+export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
+  if (!conn.listener.tls) {
+    const instance = instanceWithoutSni(conn, deps)
+    if (instance !== undefined) conn.instance = instance
+    return CONTINUE
+  }
+  let unknownSni: string | undefined
+  const socket = new TLSSocket(conn.socket, {
+    isServer: true,
+    secureContext: deps.tlsContexts.default,
+    requestCert: conn.listener.protocol === 'mqtt',
+    rejectUnauthorized: false,
+    SNICallback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => {
+      const instance = deps.directory.findByHostname(servername)
+      if (instance === undefined || instance.protocol !== conn.listener.protocol) {
+        unknownSni = servername
+        done(new Error('unknown server name'))
+        return
+      }
+      conn.sni = servername
+      conn.instance = instance
+      done(null, deps.tlsContexts.forInstance(instance))
+    },
+  })
+  conn.tls = socket
+  conn.client = socket
+  const outcome = await new Promise<'secure' | 'failed' | 'aborted'>((resolve) => {
+    const finish = (result: 'secure' | 'failed' | 'aborted'): void => {
+      socket.off('secure', onSecure)
+      socket.off('error', onFailed)
+      socket.off('close', onFailed)
+      conn.signal.removeEventListener('abort', onAbort)
+      resolve(result)
+    }
+    const onSecure = (): void => finish('secure')
+    const onFailed = (): void => finish('failed')
+    const onAbort = (): void => finish('aborted')
+    socket.once('secure', onSecure)
+    socket.once('error', onFailed)
+    socket.once('close', onFailed)
+    conn.signal.addEventListener('abort', onAbort, { once: true })
+  })
+  if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
+  if (unknownSni !== undefined) return reject('UNKNOWN_INSTANCE', `no ${conn.listener.protocol} instance serves ${JSON.stringify(unknownSni.slice(0, 253))}`)
+  if (outcome === 'failed') return reject('TLS_HANDSHAKE_FAILED')
+  // Keep the socket quiet until a protocol stage asks for bytes.
+  socket.pause()
+  if (conn.instance === undefined) {
+    const instance = instanceWithoutSni(conn, deps)
+    if (instance !== undefined) conn.instance = instance
+  }
+  return CONTINUE
+}
+
+function instanceWithoutSni(conn: Connection, deps: PipelineDeps): InstanceRecord | undefined {
+  const named = conn.listener.defaultInstance
+  if (named !== undefined) {
+    const instance = deps.directory.get(named)
+    return instance?.protocol === conn.listener.protocol ? instance : undefined
+  }
+  const candidates = deps.directory.all().filter((i) => i.protocol === conn.listener.protocol)
+  return candidates.length === 1 ? candidates[0] : undefined
+}

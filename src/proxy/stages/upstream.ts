@@ -1,0 +1,67 @@
+import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import type { Connection } from '../connection'
+import type { PipelineDeps } from '../deps'
+import { CONTINUE, reject, type Verdict } from '../verdict'
+import type { InstanceRecord } from '../../store/records'
+
+/**
+ * Opens the connection to the instance's broker: plain TCP, TLS (verified against the backend's
+ * CA bundle), or the embedded aedes broker on loopback. A broker that does not answer within
+ * `limits.backendConnectTimeoutMs` (or the handshake deadline, whichever comes first) is
+ * BACKEND_UNAVAILABLE; the gateway refuses this client and goes on serving others.
+ */
+export async function connectUpstream(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
+  const instance = conn.instance
+  if (instance === undefined) return reject('UNKNOWN_INSTANCE')
+  let target: { host: string; port: number }
+  try {
+    target = await resolveTarget(instance, deps)
+  } catch (err) {
+    return reject('BACKEND_UNAVAILABLE', (err as Error).message)
+  }
+  const socket = await openSocket(instance, target, deps.config.limits.backendConnectTimeoutMs, conn.signal)
+  if (socket instanceof Error) return reject('BACKEND_UNAVAILABLE', socket.message)
+  conn.upstream = socket
+  return CONTINUE
+}
+
+async function resolveTarget(instance: InstanceRecord, deps: PipelineDeps): Promise<{ host: string; port: number }> {
+  const backend = instance.backend
+  if (backend.kind === 'embedded') return deps.embeddedBrokers.addressFor(instance.id)
+  if (backend.host === undefined || backend.port === undefined) throw new Error('backend has no host/port')
+  return { host: backend.host, port: backend.port }
+}
+
+function openSocket(
+  instance: InstanceRecord, target: { host: string; port: number }, timeoutMs: number, signal: AbortSignal,
+): Promise<Socket | Error> {
+  const tls = instance.backend.kind === 'tcp' ? instance.backend.tls : undefined
+  return new Promise((resolve) => {
+    const socket: Socket = tls
+      ? tlsConnect({
+        host: target.host,
+        port: target.port,
+        servername: tls.servername ?? target.host,
+        rejectUnauthorized: tls.rejectUnauthorized ?? true,
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+      })
+      : netConnect({ host: target.host, port: target.port })
+    const readyEvent = tls ? 'secureConnect' : 'connect'
+    const timer = setTimeout(() => finish(new Error(`backend ${target.host}:${target.port} did not answer in ${timeoutMs} ms`)), timeoutMs)
+    const onAbort = (): void => finish(new Error('handshake deadline passed while connecting upstream'))
+    const onError = (err: Error): void => finish(new Error(`backend ${target.host}:${target.port}: ${err.message}`))
+    const onReady = (): void => finish(socket)
+    function finish(result: Socket | Error): void {
+      clearTimeout(timer)
+      socket.off(readyEvent, onReady)
+      socket.off('error', onError)
+      signal.removeEventListener('abort', onAbort)
+      if (result instanceof Error) socket.destroy()
+      resolve(result)
+    }
+    socket.once(readyEvent, onReady)
+    socket.once('error', onError)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

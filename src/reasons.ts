@@ -1,0 +1,45 @@
+/**
+ * Every reason code Portcullis puts on a refusal or a kick. One list, reused verbatim as the audit
+ * event `reason`, the metric label and the log field (DESIGN §3). docs/reason-codes.md documents
+ * each one; test/unit/reasons.test.ts keeps the two in step.
+ */
+export const REFUSAL_REASONS = [
+  'TLS_HANDSHAKE_FAILED',
+  'CLIENT_CERT_MISSING',
+  'CLIENT_CERT_UNTRUSTED',
+  'CERT_EXPIRED',
+  'CA_INACTIVE',
+  'DEVICE_CERT_INACTIVE',
+  'DEVICE_CERT_REVOKED',
+  'UNKNOWN_INSTANCE',
+  'TUNNEL_DENIED',
+  'PROXY_HEADER_INVALID',
+  'PROXY_HEADER_UNTRUSTED',
+  'BLACKLISTED',
+  'BAD_CREDENTIALS',
+  'CREDENTIAL_EXPIRED',
+  'ACCESS_KEY_INACTIVE',
+  'PROTOCOL_ERROR',
+  'HANDSHAKE_TIMEOUT',
+  'BACKEND_UNAVAILABLE',
+  'RATE_LIMITED',
+  'CONNECTION_LIMIT',
+] as const
+
+export const KICK_REASONS = [
+  'CA_DEACTIVATED',
+  'DEVICE_CERT_REVOKED',
+  'DEVICE_CERT_INACTIVE',
+  'BLACKLISTED',
+  'ACCESS_KEY_DISABLED',
+  'STATIC_ACCOUNT_DELETED',
+  'TUNNEL_POLICY_CHANGED',
+  'ADMIN_KICK',
+  'SHUTDOWN',
+] as const
+
+export type RefusalReason = (typeof REFUSAL_REASONS)[number]
+export type KickReason = (typeof KICK_REASONS)[number]
+/** Why a live session ended without a kick: one side closed, or a socket error. */
+export type CloseCause = 'CLIENT_CLOSED' | 'BACKEND_CLOSED' | 'SOCKET_ERROR' | 'IDLE'
+export type Reason = RefusalReason | KickReason

@@ -1,0 +1,146 @@
+/**
+ * The records Portcullis keeps, by collection. Every record is a plain JSON object: both stores
+ * serialise them as JSON, so nothing here may hold a Buffer, Date or class instance. Times are
+ * ISO 8601 UTC strings.
+ */
+export type CertStatus = 'ACTIVE' | 'INACTIVE'
+export type DeviceStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED'
+export type AccessType = 'ANY_TUNNEL' | 'SINGLE_TUNNEL'
+export type Protocol = 'mqtt' | 'amqp'
+
+export interface BackendTls {
+  /** PEM CA bundle to verify the backend with; absent = the system roots. */
+  ca?: string
+  servername?: string
+  rejectUnauthorized?: boolean
+}
+
+export interface BackendSpec {
+  /** `embedded` is the in-process aedes broker (MQTT only); `tcp` a real broker. */
+  kind: 'tcp' | 'embedded'
+  host?: string
+  port?: number
+  tls?: BackendTls | false
+  username?: string
+  /** Stored encrypted (see auth/envelope) once issue 3 lands; never returned by the API. */
+  password?: string
+  vhost?: string
+}
+
+export interface InstanceOptions {
+  /** Status given to a device certificate seen for the first time under an ACTIVE CA. */
+  newDeviceStatus: 'ACTIVE' | 'INACTIVE'
+  /** Register unknown device certificates on first connection (else refuse them). */
+  autoRegisterDevices: boolean
+  /** Replace the client's CONNECT username/password with the backend credentials. */
+  replaceBackendCredentials: boolean
+  /** Set the forwarded CONNECT username to the certificate subject CN. */
+  usernameFromCertificate: boolean
+}
+
+export interface InstanceRecord {
+  id: string
+  protocol: Protocol
+  hostnames: string[]
+  backend: BackendSpec
+  accessType: AccessType
+  vpcId?: string
+  options: InstanceOptions
+  /** PEM; the private key is kept encrypted at rest by the instance service. */
+  serverCertificate?: { certificate: string; privateKey: string }
+  createdAt: string
+  updatedAt: string
+}
+
+export interface CaRecord {
+  /** Lowercase hex SHA-256 of the DER. */
+  id: string
+  instanceId: string
+  pem: string
+  serialNumber: string
+  subject: string
+  issuer: string
+  notBefore: string
+  notAfter: string
+  status: CertStatus
+  /** Hex SHA-256 of the SubjectPublicKeyInfo DER: how chain lookups find a CA by key. */
+  spkiSha256: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface DeviceRecord {
+  id: string
+  instanceId: string
+  caId: string
+  pem: string
+  serialNumber: string
+  subject: string
+  commonName?: string
+  notBefore: string
+  notAfter: string
+  status: DeviceStatus
+  registeredBy: 'auto' | 'manual'
+  createdAt: string
+  updatedAt: string
+}
+
+export interface RegistrationCodeRecord {
+  instanceId: string
+  code: string
+  expiresAt: string
+}
+
+/** Envelope-encrypted secret: a random data key wraps the value; the master key wraps the data key. */
+export interface SealedSecret {
+  keyId: string
+  wrappedKey: string
+  iv: string
+  tag: string
+  ciphertext: string
+}
+
+export interface AccessKeyRecord {
+  id: string
+  secret: SealedSecret
+  status: 'Active' | 'Inactive'
+  description?: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface StaticAccountRecord {
+  instanceId: string
+  accessKeyId: string
+  userName: string
+  createTimestamp: string
+  createdAt: string
+}
+
+export interface BlacklistRecord {
+  id: string
+  kind: 'accessKey' | 'account' | 'username' | 'clientId' | 'certFingerprint' | 'ip'
+  value: string
+  instanceId?: string
+  reason?: string
+  actor?: string
+  expiresAt?: string
+  createdAt: string
+}
+
+/** Collection name → record type. A record lives under (collection, scope, id). */
+export interface Records {
+  instances: InstanceRecord
+  cas: CaRecord
+  devices: DeviceRecord
+  registrationCodes: RegistrationCodeRecord
+  accessKeys: AccessKeyRecord
+  staticAccounts: StaticAccountRecord
+  blacklist: BlacklistRecord
+}
+export type Collection = keyof Records
+export const COLLECTIONS: readonly Collection[] = [
+  'instances', 'cas', 'devices', 'registrationCodes', 'accessKeys', 'staticAccounts', 'blacklist',
+]
+/** Scope for records that belong to no instance (instances themselves, AccessKeys, global lists). */
+export const GLOBAL_SCOPE = '_'

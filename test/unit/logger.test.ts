@@ -1,0 +1,47 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import type { Test } from '../helpers/services'
+import { createLogger, type Logger } from '../../src/observability/logger'
+
+async function logToFile(t: Test, level: string, write: (logger: Logger) => void): Promise<Record<string, unknown>[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-log-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'logs', 'gateway.log')
+  const logger = createLogger({ level, destination: path })
+  write(logger)
+  logger.flush()
+  const text = await readFile(path, 'utf8')
+  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+t.test('redacts secret fields at the depths pino can express', async (t) => {
+  const [line] = await logToFile(t, 'info', (logger) =>
+    logger.info({
+      password: 'p0',
+      accessKeySecret: 's0',
+      instance: { backend: { password: 'p2' }, serverCertificate: { privateKey: 'k2' } },
+      a: { b: { c: { token: 't4' } } },
+      headers: { authorization: 'PORTCULLIS-HMAC-SHA1 AK:sig', host: 'h' },
+      accessKeyId: 'AK',
+    }, 'redaction'),
+  )
+  const text = JSON.stringify(line)
+  for (const secret of ['p0', 's0', 'p2', 'k2', 't4', 'HMAC']) t.notOk(text.includes(secret), `${secret} redacted`)
+  t.match(line, { accessKeyId: 'AK', headers: { host: 'h', authorization: '[REDACTED]' } })
+})
+
+t.test('serializes errors by allow-list: code and message, stack only at debug', async (t) => {
+  const err = Object.assign(new Error('backend down'), { code: 'ECONNREFUSED', config: { password: 'x' } })
+  const [info] = await logToFile(t, 'info', (logger) => logger.error({ err }, 'failed'))
+  t.same(info?.['err'], { message: 'backend down', code: 'ECONNREFUSED' })
+  const [debug] = await logToFile(t, 'debug', (logger) => logger.error({ err }, 'failed'))
+  t.match(debug?.['err'], { message: 'backend down', code: 'ECONNREFUSED', stack: /Error: backend down/ })
+})
+
+t.test('serializes requests without query string or headers', async (t) => {
+  const req = { method: 'GET', url: '/v1/audit?since=x', id: 'r1', headers: { authorization: 'sig' } }
+  const [line] = await logToFile(t, 'info', (logger) => logger.info({ req }, 'request'))
+  t.same(line?.['req'], { method: 'GET', path: '/v1/audit', requestId: 'r1' })
+})
