@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { PortcullisError } from '../errors'
 import { signatureHook } from './auth-hook'
 import type { AdminContext } from './context'
@@ -24,8 +24,7 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ component: 'admin' }) as FastifyBaseLogger,
     // Our own one-line-per-request log below; fastify's default would log the URL with its query.
-    disableRequestLogging: true,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
     bodyLimit: ctx.limits.maxAdminBodyBytes,
   })

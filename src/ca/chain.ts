@@ -193,7 +193,9 @@ class PathSearch {
       if (anchored.ok && !pathExpired) {
         return { ...anchored, intermediates: path.map((entry) => entry.cert) }
       }
-      const verdict: ChainVerdict = pathExpired ? { ok: false, reason: 'CERT_EXPIRED' } : anchored
+      // A trusted path through an expired intermediate is CERT_EXPIRED; an untrusted one stays so.
+      const trusted = anchored.ok || anchored.reason === 'CA_INACTIVE'
+      const verdict: ChainVerdict = trusted && pathExpired ? { ok: false, reason: 'CERT_EXPIRED' } : anchored
       // A directly issuing INACTIVE CA is the operator's decision: no route around it.
       if (!verdict.ok && verdict.reason === 'CA_INACTIVE') return verdict
       best = better(best, verdict)

@@ -44,15 +44,13 @@ interface Tlv {
   end: number
 }
 
-const MALFORMED: CertExtensions = {
-  hasBasicConstraints: false, ca: false, pathLength: undefined, keyUsage: undefined, critical: ['malformed'],
-}
-
 export function readExtensions(der: Buffer): CertExtensions {
   try {
     return parse(der)
   } catch {
-    return MALFORMED
+    // Unreadable extensions: report a critical extension nobody understands, so the certificate
+    // is unusable (fail closed) rather than unconstrained.
+    return { hasBasicConstraints: false, ca: false, pathLength: undefined, keyUsage: undefined, critical: ['malformed'] }
   }
 }
 

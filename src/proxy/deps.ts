@@ -1,8 +1,7 @@
-import type { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
 import type { Store } from '../store/store'
-import type { DeviceRecord } from '../store/records'
+import type { DeviceRegistry } from '../ca/device-registry'
 import type { AuditLog } from '../audit/audit-log'
 import type { Metrics } from '../observability/metrics'
 import type { InstanceDirectory } from './instance-directory'
@@ -20,9 +19,7 @@ export interface PipelineDeps {
   readonly directory: InstanceDirectory
   readonly tlsContexts: TlsContexts
   readonly trust: TrustIndexCache
-  readonly devices: {
-    recordFirstSeen(instanceId: string, caId: string, leaf: X509Certificate, status: 'ACTIVE' | 'INACTIVE'): Promise<DeviceRecord>
-  }
+  readonly devices: Pick<DeviceRegistry, 'recordFirstSeen'>
   readonly sessions: SessionRegistry
   readonly revocation: RevocationWatcher
   readonly audit: AuditLog

@@ -35,9 +35,10 @@ import { mqttAdapter, type ProtocolAdapter } from './adapters/mqtt'
  *   on a check that could not be made;
  * - no client bytes are read except through a capped decoder in a stage.
  */
-type Stage = { readonly name: string; readonly phase: Phase['name']; run(conn: Connection, deps: PipelineDeps): Promise<Verdict> }
+type StagePhase = Exclude<Phase['name'], 'closed' | 'forwarding'>
+type Stage = { readonly name: string; readonly phase: StagePhase; run(conn: Connection, deps: PipelineDeps): Promise<Verdict> }
 
-const stage = (name: string, phase: Phase['name'], run: Stage['run']): Stage => ({ name, phase, run })
+const stage = (name: string, phase: StagePhase, run: Stage['run']): Stage => ({ name, phase, run })
 
 export const PIPELINES: Readonly<Partial<Record<ListenerConfig['protocol'], { stages: readonly Stage[]; adapter: ProtocolAdapter }>>> = {
   mqtt: {

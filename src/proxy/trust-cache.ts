@@ -1,5 +1,5 @@
 import type { Store } from '../store/store'
-import { buildTrustIndex, type CaTrustIndex } from '../ca/chain'
+import { CaTrustIndex } from '../ca/chain'
 
 /**
  * One parsed trust index per instance, shared by every handshake on that instance. Any change to
@@ -23,7 +23,7 @@ export class TrustIndexCache {
     const cached = this.entries.get(instanceId)
     if (cached !== undefined) return cached
     const gen = this.generation.get(instanceId) ?? 0
-    const build = this.store.list('cas', instanceId).then((records) => buildTrustIndex(records))
+    const build = this.store.list('cas', instanceId).then((records) => CaTrustIndex.build(records))
     this.entries.set(instanceId, build)
     const drop = (): void => { if (this.entries.get(instanceId) === build) this.entries.delete(instanceId) }
     build.then(() => { if ((this.generation.get(instanceId) ?? 0) !== gen) drop() }, drop)

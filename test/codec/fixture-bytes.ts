@@ -58,7 +58,10 @@ export function mutate(rand: () => number, input: Buffer): Buffer {
     else if (op === 2) {
       const at = randomInt(rand, out.length + 1)
       out = Buffer.concat([out.subarray(0, at), randomBytes(rand, 1 + randomInt(rand, 8)), out.subarray(at)])
-    } else if (out.length > 0) out[randomInt(rand, out.length)] ^= 1 << randomInt(rand, 8)
+    } else if (out.length > 0) {
+      const at = randomInt(rand, out.length)
+      out[at] = (out[at] ?? 0) ^ (1 << randomInt(rand, 8))
+    }
   }
   return out
 }

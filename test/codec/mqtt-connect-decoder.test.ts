@@ -168,6 +168,12 @@ const ERROR_CASES: ErrorCase[] = [
   { name: 'empty client id without clean session [MQTT-3.1.3-8]', input: connect(bytes(CONNECT_V4_HEAD, 0x00, 0x00, 0x3c, 0x00, 0x00)), refusal: 'CLIENT_ID_REJECTED', version: 4 },
   { name: '5.0 property given twice', input: connect(bytes(CONNECT_V5_HEAD, 0x02, 0x00, 0x3c, 0x0a, 0x11, 0, 0, 0, 1, 0x11, 0, 0, 0, 2, str16('a'))), refusal: 'PROTOCOL_ERROR', version: 5 },
   { name: '5.0 unknown property id', input: connect(bytes(CONNECT_V5_HEAD, 0x02, 0x00, 0x3c, 0x02, 0x7f, 0x00, str16('a'))), refusal: 'PROTOCOL_ERROR', version: 5 },
+  { name: '5.0 Topic Alias (0x23) is not a CONNECT property', input: connect(bytes(CONNECT_V5_HEAD, 0x02, 0x00, 0x3c, 0x03, 0x23, 0x00, 0x01, str16('a'))), refusal: 'PROTOCOL_ERROR', version: 5 },
+  { name: '5.0 Receive Maximum 0', input: connect(bytes(CONNECT_V5_HEAD, 0x02, 0x00, 0x3c, 0x03, 0x21, 0x00, 0x00, str16('a'))), refusal: 'PROTOCOL_ERROR', version: 5 },
+  { name: '5.0 Request Problem Information 2', input: connect(bytes(CONNECT_V5_HEAD, 0x02, 0x00, 0x3c, 0x02, 0x17, 0x02, str16('a'))), refusal: 'PROTOCOL_ERROR', version: 5 },
+  { name: '5.0 Authentication Data without Method', input: connect(bytes(CONNECT_V5_HEAD, 0x02, 0x00, 0x3c, 0x04, 0x16, 0x00, 0x01, 0xaa, str16('a'))), refusal: 'PROTOCOL_ERROR', version: 5 },
+  { name: '5.0 Authentication Method not UTF-8', input: connect(bytes(CONNECT_V5_HEAD, 0x02, 0x00, 0x3c, 0x05, 0x15, 0x00, 0x02, 0xc3, 0x28, str16('a'))), refusal: 'PROTOCOL_ERROR', version: 5 },
+  { name: 'empty will topic [MQTT-4.7.3-1]', input: connect(bytes(CONNECT_V4_HEAD, 0x06, 0x00, 0x3c, str16('a'), str16(''), str16('m'))), refusal: 'PROTOCOL_ERROR', version: 4 },
   {
     name: '5.0 property overrunning its block',
     // properties length 2, but Session Expiry (0x11) needs 4 octets: it eats into the client id.

@@ -26,7 +26,7 @@ const VALID = SEEDS.map((p) => mqttPacket.generate(p))
 const KINDS = new Set(['need-more', 'connect', 'error'])
 
 /** Feeds chunks until a result; checks the invariants every result must keep. */
-function feed(t: Tap.Test, input: Buffer, chunks: Buffer[], max: number): ConnectReadResult {
+function feed(t: tap.Test, input: Buffer, chunks: Buffer[], max: number): ConnectReadResult {
   const reader = new ConnectReader(max)
   let pushed = 0
   let result: ConnectReadResult = { kind: 'need-more' }

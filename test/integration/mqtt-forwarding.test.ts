@@ -15,16 +15,17 @@ t.test('devices with registered-CA certificates publish through the gateway to M
   const tg = await startTestGateway(t)
   const fx = await mqttFixture(tg)
   const topic = `portcullis-test/${unique('fwd')}`
-  const sub = await directSubscriber(`${topic}/#`)
+  // The direct subscriber sees what devices publish (under /up); /down carries messages to devices.
+  const sub = await directSubscriber(`${topic}/up/#`)
   t.teardown(() => sub.client.endAsync())
 
   for (const protocolVersion of [4, 5] as const) {
     t.test(`mqtt.js with MQTT ${protocolVersion === 4 ? '3.1.1' : '5.0'}`, async (t) => {
       const device = await fx.device()
       const client = await fx.connect(device, { protocolVersion })
-      await client.publishAsync(`${topic}/v${protocolVersion}`, `hello v${protocolVersion}`, { qos: 1 })
+      await client.publishAsync(`${topic}/up/v${protocolVersion}`, `hello v${protocolVersion}`, { qos: 1 })
       const got = await sub.next()
-      t.equal(got.topic, `${topic}/v${protocolVersion}`)
+      t.equal(got.topic, `${topic}/up/v${protocolVersion}`)
       t.equal(got.payload.toString(), `hello v${protocolVersion}`)
       await client.endAsync()
       const accepted = await tg.waitForEvent((e) => e.type === 'connection.accepted' && e.actor.clientId === client.options.clientId)
@@ -59,7 +60,7 @@ t.test('devices with registered-CA certificates publish through the gateway to M
     const payload = `from mosquitto_pub ${unique('m')}`
     await run('mosquitto_pub', [
       '-h', 'localhost', '-p', String(tg.mqttPort), '--cafile', files.ca, '--cert', files.cert, '--key', files.key,
-      '-t', `${topic}/cli`, '-m', payload, '-q', '1', '-V', 'mqttv311',
+      '-t', `${topic}/up/cli`, '-m', payload, '-q', '1', '-V', 'mqttv311',
     ], { timeout: 10_000 })
     const got = await sub.next()
     t.equal(got.payload.toString(), payload)
@@ -75,13 +76,13 @@ t.test('devices with registered-CA certificates publish through the gateway to M
     writeFileSync(files.key, device.key, { mode: 0o600 })
     const subscribed = run('mosquitto_sub', [
       '-h', 'localhost', '-p', String(tg.mqttPort), '--cafile', files.ca, '--cert', files.cert, '--key', files.key,
-      '-t', `${topic}/cli-sub`, '-C', '1', '-W', '10', '-V', 'mqttv5',
+      '-t', `${topic}/down/cli-sub`, '-C', '1', '-W', '10', '-V', 'mqttv5',
     ], { timeout: 15_000 })
     // Publish until the subscriber (whose SUBSCRIBE we cannot observe) has received one.
     let done = false
     subscribed.finally(() => { done = true }).catch(() => undefined)
     while (!done) {
-      await sub.client.publishAsync(`${topic}/cli-sub`, 'hello mosquitto_sub', { qos: 1 })
+      await sub.client.publishAsync(`${topic}/down/cli-sub`, 'hello mosquitto_sub', { qos: 1 })
       await new Promise((r) => setTimeout(r, 200))
     }
     const { stdout } = await subscribed

@@ -91,7 +91,7 @@ t.test('refusals: every bad device gets a reason code, an audit event and a CONN
 
   t.test('garbage instead of a TLS ClientHello', async (t) => {
     const socket = netConnect({ host: '127.0.0.1', port: tg.mqttPort })
-    const port = await new Promise<number>((resolve) => socket.once('connect', () => resolve(socket.address().port)))
+    const port = await new Promise<number>((resolve) => socket.once('connect', () => resolve(socket.localPort ?? 0)))
     socket.end(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
     await new Promise((resolve) => socket.once('close', resolve))
     const event = await tg.waitForEvent((e) => e.type === 'connection.rejected' && e.source?.port === port)
@@ -138,7 +138,7 @@ t.test('refusals: every bad device gets a reason code, an audit event and a CONN
 
   t.test('a TCP connection that never starts TLS hits the same deadline', async (t) => {
     const socket = netConnect({ host: '127.0.0.1', port: tg.mqttPort })
-    const port = await new Promise<number>((resolve) => socket.once('connect', () => resolve(socket.address().port)))
+    const port = await new Promise<number>((resolve) => socket.once('connect', () => resolve(socket.localPort ?? 0)))
     await new Promise((resolve) => socket.once('close', resolve))
     const event = await tg.waitForEvent((e) => e.type === 'connection.rejected' && e.source?.port === port)
     t.equal(event.reason, 'HANDSHAKE_TIMEOUT')

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { inspectCertificate } from '../../ca/certificate'
 import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
 import { CONTINUE, reject, type Verdict } from '../verdict'
@@ -16,11 +16,19 @@ export async function deviceCertificate(conn: Connection, deps: PipelineDeps): P
   if (instance === undefined || leaf === undefined || ca === undefined) {
     return reject('CLIENT_CERT_UNTRUSTED', 'device check without a verified chain')
   }
-  const deviceId = createHash('sha256').update(leaf.raw).digest('hex')
-  let device = await deps.store.get('devices', instance.id, deviceId)
+  const parsed = inspectCertificate(leaf)
+  let device = await deps.store.get('devices', instance.id, parsed.id)
   if (device === undefined) {
     if (!instance.options.autoRegisterDevices) return reject('CLIENT_CERT_UNTRUSTED', 'device certificate not registered')
-    device = await deps.devices.recordFirstSeen(instance.id, ca.id, leaf, instance.options.newDeviceStatus)
+    const first = await deps.devices.recordFirstSeen(instance.id, ca.id, parsed, instance.options.newDeviceStatus)
+    device = first.record
+    if (first.created) {
+      deps.audit.record({
+        type: 'admin.device.autoRegister', outcome: 'success', instanceId: instance.id,
+        actor: { kind: 'system', id: 'data-path' }, source: conn.source,
+        details: { after: { id: device.id, caId: device.caId, subject: device.subject, status: device.status } },
+      })
+    }
   }
   conn.device = device
   switch (device.status) {

@@ -1,4 +1,5 @@
 import { ConnectReader } from '../../protocols/mqtt/connect-decoder'
+import { encodeConnack } from '../../protocols/mqtt/connack'
 import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
 import { readFromClient } from '../read-client'
@@ -17,8 +18,12 @@ export async function mqttConnect(conn: Connection, deps: PipelineDeps): Promise
     return r.kind === 'need-more' ? undefined : r
   })
   if (result.kind === 'error') {
-    if (result.protocolVersion !== undefined) conn.mqttVersionHint = result.protocolVersion
-    return reject('PROTOCOL_ERROR', result.detail)
+    // Answer in the client's version with the CONNACK the decoder names (0x01 unacceptable
+    // protocol level, 0x02 identifier rejected, MQTT 5 0x95 packet too large…) [MQTT-3.2.2-6].
+    const version = result.protocolVersion
+    if (version !== undefined) conn.mqttVersionHint = version
+    const reply = version === undefined ? undefined : encodeConnack(version, result.refusal, 'PROTOCOL_ERROR')
+    return reject('PROTOCOL_ERROR', result.detail, reply)
   }
   conn.mqtt = { connect: result.packet, raw: result.raw, rest: result.rest }
   return CONTINUE

@@ -22,7 +22,16 @@ export async function mqttForward(conn: Connection, _deps: PipelineDeps): Promis
     const cn = conn.device?.commonName
     if (cn !== undefined) overrides.username = cn
   }
-  const connect = Object.keys(overrides).length === 0 ? handshake.raw : encodeConnect(handshake.connect.packet, overrides)
+  let connect = handshake.raw
+  if (Object.keys(overrides).length > 0) {
+    try {
+      connect = encodeConnect(handshake.connect.packet, overrides)
+    } catch (err) {
+      // e.g. a 3.1.1 CONNECT left with a password but no username by the instance's backend
+      // credentials: the gateway cannot speak for this client, so it refuses rather than guess.
+      return reject('PROTOCOL_ERROR', `CONNECT cannot be rewritten: ${(err as Error).message}`)
+    }
+  }
   conn.upstreamPreamble = handshake.rest.length > 0 ? [connect, handshake.rest] : [connect]
   return CONTINUE
 }
