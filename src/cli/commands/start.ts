@@ -17,6 +17,18 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
   const { startGateway } = await import('../../gateway')
   const gateway = await startGateway(config, { secrets: readSecrets(ctx.io.env) })
   ctx.io.stderr.write(`portcullis: admin API on ${gateway.adminUrl}; ${gateway.rootAccessKey.file !== undefined ? `root AccessKey in ${gateway.rootAccessKey.file}` : 'root AccessKey from the environment'}\n`)
+  for (const listener of config.listeners) {
+    const address = gateway.listenerAddress(listener.name)
+    ctx.io.stderr.write(`portcullis: ${listener.protocol} listener ${listener.name} on ${address.address}:${address.port}${listener.tls ? ' (TLS)' : ''}\n`)
+  }
+  if (gateway.demo !== undefined) {
+    ctx.io.stderr.write([
+      `portcullis: demo instance "${gateway.demo.instanceId}" on the embedded broker, dev CA registered. Try:`,
+      `  ${gateway.demo.subscribeCommand}`,
+      `  ${gateway.demo.publishCommand}`,
+      '',
+    ].join('\n'))
+  }
   await new Promise<void>((resolve) => {
     let stopping = false
     const onSignal = (signal: NodeJS.Signals): void => {
