@@ -8,7 +8,12 @@ import { createLogger, type Logger } from './observability/logger'
 import { Metrics } from './observability/metrics'
 import { AuditLog } from './audit/audit-log'
 import { createAuditSinks } from './audit/sinks'
-import { loadOrCreateRootKey, rootKeyResolver, type RootAccessKey } from './admin/root-key'
+import { chainResolvers, loadOrCreateRootKey, rootKeyResolver, type RootAccessKey } from './admin/root-key'
+import { loadMasterKey } from './auth/master-key'
+import { AccessKeyService } from './auth/access-keys'
+import { StaticAccountService } from './auth/static-accounts'
+import { SecurityTokens } from './auth/security-tokens'
+import { AmqpAuthenticator } from './auth/authenticate'
 import { createAdminServer } from './admin/server'
 import { InstanceService } from './instances/instance-service'
 import { RegistrationCodes } from './ca/registration-codes'
@@ -63,8 +68,23 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(() => audit.close())
 
     const rootAccessKey = await loadOrCreateRootKey({ dataDir, secrets })
+    const keyring = await loadMasterKey({ ...masterKeyOptions(secrets), dataDir })
+    logger.info({ masterKey: keyring.current.id, source: keyring.source, ...(keyring.file !== undefined ? { file: keyring.file } : {}) }, 'master key loaded')
+    const accessKeys = new AccessKeyService(store, keyring)
+    cleanups.push(() => accessKeys.close())
+    const staticAccounts = new StaticAccountService(store, accessKeys)
+    const tokens = new SecurityTokens(keyring, accessKeys)
+    const amqpAuth = new AmqpAuthenticator({
+      accessKeys, staticAccounts, tokens, credentialWindowMs: config.limits.credentialWindowMs,
+    })
     const instances = new InstanceService(store)
-    await instances.bootstrap(config.instances)
+    for (const result of await instances.bootstrap(config.instances)) {
+      if (result.action === 'unchanged') continue
+      audit.record({
+        type: `admin.instance.${result.action}`, outcome: 'success', instanceId: result.id,
+        actor: { kind: 'system', id: 'config' }, details: { ...result.change },
+      })
+    }
     const codes = new RegistrationCodes(store)
     const cas = new CaRegistry(store, codes)
     const devices = new DeviceRegistry(store)
@@ -97,7 +117,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         list: (filter) => sessions.list(filter),
         kick: (connId, reason) => sessions.kick(connId, reason),
       },
-      keyResolver: rootKeyResolver(rootAccessKey),
+      accessKeys, staticAccounts, tokens,
+      keyResolver: chainResolvers(rootKeyResolver(rootAccessKey), (id) => accessKeys.activeSecretOf(id)),
       limits: config.limits,
     })
     cleanups.push(() => admin.close())
@@ -106,7 +127,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const adminUrl = `http://${formatHost(adminAddress.address)}:${adminAddress.port}`
 
     const deps: PipelineDeps = {
-      config, processId, store, directory, tlsContexts, trust, devices, sessions, revocation,
+      config, processId, store, directory, tlsContexts, trust, devices, amqpAuth, sessions, revocation,
       audit, metrics, logger, embeddedBrokers,
     }
     const listeners = new Map<string, Listener>()
@@ -168,6 +189,14 @@ function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
     }
     check()
   })
+}
+
+function masterKeyOptions(secrets: EnvSecrets): { masterKey?: string; masterKeyId?: string; masterKeyFile?: string } {
+  return {
+    ...(secrets.masterKey !== undefined ? { masterKey: secrets.masterKey } : {}),
+    ...(secrets.masterKeyId !== undefined ? { masterKeyId: secrets.masterKeyId } : {}),
+    ...(secrets.masterKeyFile !== undefined ? { masterKeyFile: secrets.masterKeyFile } : {}),
+  }
 }
 
 function formatHost(address: string): string {

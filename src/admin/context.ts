@@ -1,5 +1,8 @@
 import type { Logger } from 'pino'
 import type { AuditEvent, AuditInput } from '../audit/event'
+import type { AccessKeyService } from '../auth/access-keys'
+import type { SecurityTokens } from '../auth/security-tokens'
+import type { StaticAccountService } from '../auth/static-accounts'
 import type { RecentFilter } from '../audit/recent-ring'
 import type { CaRegistry } from '../ca/ca-registry'
 import type { DeviceRegistry } from '../ca/device-registry'
@@ -21,11 +24,20 @@ export interface AdminContext {
   cas: CaRegistry
   devices: DeviceRegistry
   codes: RegistrationCodes
+  /** `/v1/access-keys` (DESIGN §3); secrets are returned by `create` only. */
+  accessKeys: Pick<AccessKeyService, 'create' | 'list' | 'get' | 'setStatus' | 'delete'>
+  /** `/v1/instances/{id}/static-accounts` (CreateAccount, DESIGN §1). */
+  staticAccounts: Pick<StaticAccountService, 'create' | 'list' | 'delete'>
+  /** `/v1/access-keys/{id}/security-tokens` (STS userName variant, DESIGN §1). */
+  tokens: Pick<SecurityTokens, 'issue'>
   audit: AuditRecorder
   metrics: MetricsRenderer
   sessions: SessionControl
   logger: Logger
-  /** Finds an AccessKey secret by id (the root key now; the AccessKey store from issue 3). */
+  /**
+   * Finds an AccessKey secret by id: the root key, then the AccessKey store. A resolver that
+   * throws ACCESS_KEY_INACTIVE makes a disabled key's request answer 403 ACCESS_KEY_INACTIVE.
+   */
   keyResolver: KeyResolver
   limits: { maxAdminBodyBytes: number }
   /** `GET /readyz`: true when the gateway can serve; default: the store answers a ping. */

@@ -4,11 +4,13 @@ import { PortcullisError } from '../errors'
 import { signatureHook } from './auth-hook'
 import type { AdminContext } from './context'
 import { toErrorResponse } from './errors'
+import { accessKeyRoutes } from './routes/access-keys'
 import { caRoutes } from './routes/cas'
 import { connectionRoutes } from './routes/connections'
 import { deviceRoutes } from './routes/devices'
 import { healthRoutes } from './routes/health'
 import { instanceRoutes } from './routes/instances'
+import { staticAccountRoutes } from './routes/static-accounts'
 
 /**
  * The admin HTTP API (DESIGN §3 "Admin API"). Lifecycle of a /v1 request:
@@ -65,6 +67,8 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
       await v1.register(caRoutes(ctx))
       await v1.register(deviceRoutes(ctx))
       await v1.register(connectionRoutes(ctx))
+      await v1.register(accessKeyRoutes(ctx))
+      await v1.register(staticAccountRoutes(ctx))
     },
     { prefix: '/v1' },
   )

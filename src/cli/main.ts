@@ -1,12 +1,16 @@
 import { isPortcullisError } from '../errors'
 import { CliError } from './cli-error'
+import { accessKeyCommands } from './commands/access-key'
+import { auditCommands } from './commands/audit'
 import { caCommands } from './commands/ca'
 import type { CommandContext, Subcommand } from './commands/context'
+import { deriveCredentialsCommand } from './commands/derive-credentials'
 import { devPki } from './commands/dev-pki'
 import { deviceCommands } from './commands/device'
 import { HELP_TEXT } from './commands/help'
 import { instanceCommands } from './commands/instance'
 import { start } from './commands/start'
+import { staticAccountCommands } from './commands/static-account'
 import { defaultIo, type CliIo } from './io'
 
 /**
@@ -18,6 +22,9 @@ const GROUPS: Record<string, Record<string, Subcommand>> = {
   instance: instanceCommands,
   ca: caCommands,
   device: deviceCommands,
+  'access-key': accessKeyCommands,
+  'static-account': staticAccountCommands,
+  audit: auditCommands,
 }
 
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
@@ -43,6 +50,8 @@ async function dispatch(ctx: CommandContext, argv: string[]): Promise<number> {
       return start(ctx, rest)
     case 'dev-pki':
       return devPki(ctx, rest)
+    case 'derive-credentials':
+      return deriveCredentialsCommand(ctx, rest)
     default: {
       const group = GROUPS[command]
       if (group === undefined) throw new CliError('USAGE', `unknown command ${command}; see portcullis help`)

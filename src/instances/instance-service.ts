@@ -1,4 +1,5 @@
 import { PortcullisError } from '../errors'
+import type { MasterKeyring } from '../auth/master-key'
 import type { InstanceConfig } from '../config/schema'
 import { GLOBAL_SCOPE } from '../store/records'
 import type { Collection, InstanceOptions, InstanceRecord, Records } from '../store/records'
@@ -6,6 +7,7 @@ import type { Store } from '../store/store'
 import {
   checkInstanceRules, createInstanceSchema, parseBackend, parseOrThrow, patchInstanceSchema, stripUndefined,
 } from './instance-schema'
+import { hasPlaintextSecrets, needsRewrap, openInstanceSecrets, rewrapInstanceSecrets, sealInstanceSecrets } from './instance-secrets'
 import { instanceView, type InstanceView } from './instance-view'
 
 /**
@@ -18,8 +20,10 @@ import { instanceView, type InstanceView } from './instance-view'
  * InstanceDirectory). Writes that can change hostnames run under one store lock so two replicas
  * cannot both claim a name.
  *
- * The server private key is held as given: sealing it at rest needs the master key of issue 3
- * (auth/envelope), which will wrap it here, at the one place records are written.
+ * Secrets at rest (instance-secrets.ts): with a keyring, the backend password and the server
+ * private key are sealed here, at the one place records are written, so the store never holds
+ * them in clear. `get`/`list` answer the stored (sealed) records; every change is computed on the
+ * opened form and sealed again before the write.
  */
 const LOCK = 'instances'
 
@@ -43,8 +47,25 @@ export interface BootstrapResult {
   change: InstanceChange
 }
 
+export interface InstanceServiceOptions {
+  /** Seals secrets at rest; without it they are stored as given (tests, pre-sealing stores). */
+  keyring?: MasterKeyring
+  now?: () => Date
+}
+
 export class InstanceService {
-  constructor(private readonly store: Store, private readonly now: () => Date = () => new Date()) {}
+  private readonly keyring: MasterKeyring | undefined
+  private readonly now: () => Date
+
+  constructor(private readonly store: Store, options: InstanceServiceOptions = {}) {
+    this.keyring = options.keyring
+    this.now = options.now ?? (() => new Date())
+  }
+
+  /** The record with its secrets in clear (see openInstanceSecrets); for callers that need them. */
+  open(record: InstanceRecord): InstanceRecord {
+    return openInstanceSecrets(record, this.keyring)
+  }
 
   async get(id: string): Promise<InstanceRecord> {
     const record = await this.store.get('instances', GLOBAL_SCOPE, id)
@@ -93,15 +114,17 @@ export class InstanceService {
       // A delete interrupted after removing the instance may have left children behind; a new
       // instance of the same id must not inherit its predecessor's CAs or devices.
       await this.deleteChildren(record.id)
-      await this.store.create('instances', GLOBAL_SCOPE, record.id, record)
-      return { after: instanceView(record), record }
+      const stored = sealInstanceSecrets(record, this.keyring)
+      await this.store.create('instances', GLOBAL_SCOPE, record.id, stored)
+      return { after: instanceView(stored), record: stored }
     })
   }
 
   async patch(id: string, input: unknown): Promise<InstanceChange & { record: InstanceRecord }> {
     const patch = parseOrThrow(patchInstanceSchema, input, 'instance patch')
     return this.store.withLock(LOCK, async () => {
-      const current = await this.get(id)
+      const stored = await this.get(id)
+      const current = this.open(stored)
       const next: InstanceRecord = { ...current, updatedAt: this.now().toISOString() }
       if (patch.accessType !== undefined) next.accessType = patch.accessType
       if (patch.vpcId === null) delete next.vpcId
@@ -113,8 +136,9 @@ export class InstanceService {
       else if (patch.serverCertificate !== undefined) next.serverCertificate = patch.serverCertificate
       checkInstanceRules(next)
       await this.assertHostnamesFree(next)
-      await this.store.put('instances', GLOBAL_SCOPE, id, next)
-      return { before: instanceView(current), after: instanceView(next), record: next }
+      const written = sealInstanceSecrets(next, this.keyring)
+      await this.store.put('instances', GLOBAL_SCOPE, id, written)
+      return { before: instanceView(stored), after: instanceView(written), record: written }
     })
   }
 
@@ -134,17 +158,20 @@ export class InstanceService {
   /**
    * Declarative bootstrap from config `instances[]` (DESIGN §3): missing instances are created,
    * changed ones updated to what the config says; instances created through the API are left alone.
-   * Fields the config does not hold (serverCertificate) are kept.
+   * Fields the config does not hold (serverCertificate) are kept. Config passwords are sealed like
+   * any other, and compared in clear, so an unchanged config writes nothing. Each result carries
+   * public before/after views: the caller records `admin.instance.create|update` with actor system.
    */
   async bootstrap(instances: readonly InstanceConfig[]): Promise<BootstrapResult[]> {
     const results: BootstrapResult[] = []
     for (const wanted of instances) {
-      const existing = await this.store.get('instances', GLOBAL_SCOPE, wanted.id)
-      if (existing === undefined) {
+      const stored = await this.store.get('instances', GLOBAL_SCOPE, wanted.id)
+      if (stored === undefined) {
         const { after } = await this.create(toPlain(wanted))
         results.push({ id: wanted.id, action: 'create', change: after === undefined ? {} : { after } })
         continue
       }
+      const existing = this.open(stored)
       const parsed = parseOrThrow(createInstanceSchema, toPlain(wanted), `instance ${wanted.id} in the configuration`)
       const desired: InstanceRecord = {
         ...existing,
@@ -156,7 +183,8 @@ export class InstanceService {
       }
       if (parsed.vpcId === undefined) delete desired.vpcId
       else desired.vpcId = parsed.vpcId
-      if (sameConfig(existing, desired)) {
+      // A store written without a keyring is sealed on the first start that has one.
+      if (sameConfig(existing, desired) && !(this.keyring !== undefined && hasPlaintextSecrets(stored))) {
         results.push({ id: wanted.id, action: 'unchanged', change: {} })
         continue
       }
@@ -164,12 +192,37 @@ export class InstanceService {
       checkInstanceRules(desired)
       const change = await this.store.withLock(LOCK, async () => {
         await this.assertHostnamesFree(desired)
-        await this.store.put('instances', GLOBAL_SCOPE, desired.id, desired)
-        return { before: instanceView(existing), after: instanceView(desired) }
+        const written = sealInstanceSecrets(desired, this.keyring)
+        await this.store.put('instances', GLOBAL_SCOPE, desired.id, written)
+        return { before: instanceView(stored), after: instanceView(written) }
       })
       results.push({ id: wanted.id, action: 'update', change })
     }
     return results
+  }
+
+  /**
+   * Brings every stored instance to the current master key: secrets stored in clear (before a
+   * keyring was configured) are sealed, and data keys wrapped under an older master key are
+   * re-wrapped (a rotation; the ciphertexts stay). Answers how many records were rewritten.
+   */
+  async resealAll(): Promise<number> {
+    const keyring = this.keyring
+    if (keyring === undefined) return 0
+    let count = 0
+    for (const record of await this.store.list('instances', GLOBAL_SCOPE)) {
+      if (!hasPlaintextSecrets(record) && !needsRewrap(record, keyring)) continue
+      let rewritten = false
+      await this.store.update('instances', GLOBAL_SCOPE, record.id, (current) => {
+        let next: InstanceRecord | undefined
+        if (current !== undefined && hasPlaintextSecrets(current)) next = sealInstanceSecrets(openInstanceSecrets(current, keyring), keyring)
+        else if (current !== undefined && needsRewrap(current, keyring)) next = rewrapInstanceSecrets(current, keyring)
+        rewritten = next !== undefined
+        return next
+      })
+      if (rewritten) count++
+    }
+    return count
   }
 
   private async assertHostnamesFree(record: InstanceRecord): Promise<void> {

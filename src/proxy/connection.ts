@@ -6,6 +6,9 @@ import type { ListenerConfig } from '../config/schema'
 import type { CaRecord, DeviceRecord, InstanceRecord } from '../store/records'
 import type { ConnectInfo } from '../protocols/mqtt/connect-decoder'
 import type { Reason, CloseCause } from '../reasons'
+import type { FieldTable } from '../protocols/amqp/field-table'
+import type { AmqpSubject } from '../auth/authenticate'
+import type { HandshakeFrames } from './amqp-frames'
 
 /**
  * One client connection as it moves through the pipeline.
@@ -40,6 +43,19 @@ export interface MqttHandshake {
   rest: Buffer
 }
 
+export interface AmqpHandshake {
+  /** The client's handshake frames; what it pipelined after Open is drained into the splice. */
+  frames: HandshakeFrames
+  /** Connection.Start went out: from here on a refusal is a Connection.Close. */
+  startSent: boolean
+  clientProperties?: FieldTable
+  /** Held only between Start-Ok and the authentication stage, then dropped. */
+  credentials?: { username: string; password: string }
+  subject?: AmqpSubject
+  /** The AccessKey a refused userName named, for the audit event. */
+  claimedAccessKeyId?: string
+}
+
 export interface Connection {
   readonly id: ConnId
   readonly listener: ListenerConfig
@@ -62,7 +78,10 @@ export interface Connection {
   mqtt?: MqttHandshake
   /** Protocol level read from a CONNECT that failed to decode, to answer in the client's version. */
   mqttVersionHint?: 3 | 4 | 5
+  amqp?: AmqpHandshake
   upstream?: Socket
   /** Bytes to send upstream before splicing (the CONNECT, maybe rewritten, and what followed it). */
   upstreamPreamble?: Buffer[]
+  /** Bytes the backend sent past the handshake, for the client before splicing. */
+  downstreamPreamble?: Buffer[]
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
 import type { Store } from '../store/store'
 import type { DeviceRegistry } from '../ca/device-registry'
+import type { AmqpAuthenticator } from '../auth/authenticate'
 import type { AuditLog } from '../audit/audit-log'
 import type { Metrics } from '../observability/metrics'
 import type { InstanceDirectory } from './instance-directory'
@@ -20,6 +21,7 @@ export interface PipelineDeps {
   readonly tlsContexts: TlsContexts
   readonly trust: TrustIndexCache
   readonly devices: Pick<DeviceRegistry, 'recordFirstSeen'>
+  readonly amqpAuth: Pick<AmqpAuthenticator, 'authenticate'>
   readonly sessions: SessionRegistry
   readonly revocation: RevocationWatcher
   readonly audit: AuditLog

@@ -1,4 +1,5 @@
 import { NO_INSTANCE } from '../observability/metrics'
+import { REPLY_CODES } from '../protocols/amqp/reply-codes'
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
@@ -17,14 +18,23 @@ import { deviceCertificate } from './stages/device-certificate'
 import { mqttConnect } from './stages/mqtt-connect'
 import { connectUpstream } from './stages/upstream'
 import { mqttForward } from './stages/mqtt-forward'
-import { mqttAdapter, type ProtocolAdapter } from './adapters/mqtt'
+import { mqttAdapter } from './adapters/mqtt'
+import { amqpAdapter } from './adapters/amqp'
+import { amqpClose } from './adapters/amqp-close'
+import { amqpHello } from './stages/amqp-hello'
+import { amqpAuthenticate } from './stages/amqp-authenticate'
+import { amqpBackend } from './stages/amqp-backend'
+import { AmqpHandshakeError } from './amqp-frames'
+import type { ProtocolAdapter } from './adapters/adapter'
 
 /**
  * The connection pipeline: the one place that knows the order of the stages.
  *
  *   accept ─► [PROXY header: issue #4 adds its stage here] ─► TLS (SNI → instance)
- *          ─► client certificate chain ─► device certificate state ─► MQTT CONNECT
+ *     MQTT ─► client certificate chain ─► device certificate state ─► CONNECT
  *          ─► upstream connect ─► CONNECT forward ─► splice
+ *     AMQP ─► protocol header, Start, Start-Ok ─► AccessKey credentials
+ *          ─► upstream connect ─► backend handshake, Tune/Tune-Ok relay, Open ─► splice
  *
  * Guarantees:
  * - one deadline (`limits.handshakeTimeoutMs`) covers every stage before the splice; when it
@@ -51,6 +61,16 @@ export const PIPELINES: Readonly<Partial<Record<ListenerConfig['protocol'], { st
       stage('mqtt-forward', 'connecting', mqttForward),
     ],
     adapter: mqttAdapter,
+  },
+  amqp: {
+    stages: [
+      stage('tls', 'handshaking', tlsHandshake),
+      stage('amqp-hello', 'authenticating', amqpHello),
+      stage('amqp-authenticate', 'authenticating', amqpAuthenticate),
+      stage('upstream', 'connecting', connectUpstream),
+      stage('amqp-backend', 'connecting', amqpBackend),
+    ],
+    adapter: amqpAdapter,
   },
 }
 
@@ -94,7 +114,12 @@ async function runStage(s: Stage, conn: Connection, deps: PipelineDeps): Promise
   } catch (err) {
     if (err instanceof ClientGone) {
       if (err.why === 'aborted') return reject('HANDSHAKE_TIMEOUT', `deadline passed in stage ${s.name}`)
+      if (err.peer === 'backend') return reject('BACKEND_UNAVAILABLE', `backend went away in stage ${s.name}`)
       return reject(s.phase === 'handshaking' ? 'TLS_HANDSHAKE_FAILED' : 'PROTOCOL_ERROR', `client went away in stage ${s.name}`)
+    }
+    if (err instanceof AmqpHandshakeError) {
+      if (err.peer === 'backend') return reject('BACKEND_UNAVAILABLE', `backend: ${err.detail}`)
+      return reject('PROTOCOL_ERROR', err.detail, amqpClose(err.replyCode, `${replyName(err.replyCode)} - ${err.detail}`))
     }
     deps.logger.warn({ conn: conn.id, stage: s.name, err: errorSummary(err) }, 'stage failed; refusing the connection')
     // Fail closed. The store is the gateway's own backend, so its outage is BACKEND_UNAVAILABLE.
@@ -141,6 +166,11 @@ export function closeAfterReply(stream: Socket, reply: Buffer | undefined): void
   stream.once('close', () => clearTimeout(force))
   if (reply !== undefined && stream.writable) stream.end(reply)
   else stream.destroy()
+}
+
+function replyName(code: number): string {
+  const entry = Object.entries(REPLY_CODES).find(([, value]) => value === code)
+  return entry === undefined ? 'FRAME_ERROR' : entry[0]
 }
 
 function normaliseIp(address: string | undefined): string {

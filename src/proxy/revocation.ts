@@ -1,13 +1,15 @@
 import type { Store, ChangeEvent } from '../store/store'
-import type { CaRecord, DeviceRecord } from '../store/records'
+import { GLOBAL_SCOPE, type CaRecord, type DeviceRecord } from '../store/records'
+import { credentialKickFor, selects } from '../auth/revocations'
 import type { KickReason } from '../reasons'
 import type { SessionRegistry, SessionView } from './session-registry'
 
 /**
  * Turns record changes into kicks, on every replica (the store delivers each change to every
  * process that shares it). Deactivating a CA closes the sessions anchored on it; deactivating or
- * revoking a device certificate closes that device's sessions; deleting an instance closes all of
- * its sessions. Nothing else is touched.
+ * revoking a device certificate closes that device's sessions; disabling or deleting an AccessKey
+ * closes its AMQP sessions, deleting a static account those logged in with it; deleting an
+ * instance closes all of its sessions. Nothing else is touched.
  */
 export class RevocationWatcher {
   private readonly unsubscribe: () => void
@@ -26,6 +28,14 @@ export class RevocationWatcher {
       const ca = await this.store.get('cas', view.instanceId, view.caId)
       if (ca === undefined || ca.status !== 'ACTIVE') this.sessions.kick(view.connId, 'CA_DEACTIVATED')
     }
+    if (view.accessKeyId !== undefined) {
+      const key = await this.store.get('accessKeys', GLOBAL_SCOPE, view.accessKeyId)
+      if (key === undefined || key.status !== 'Active') this.sessions.kick(view.connId, 'ACCESS_KEY_DISABLED')
+    }
+    if (view.account !== undefined && view.accessKeyId !== undefined) {
+      const account = await this.store.get('staticAccounts', view.instanceId, view.accessKeyId)
+      if (account === undefined || account.userName !== view.account) this.sessions.kick(view.connId, 'STATIC_ACCOUNT_DELETED')
+    }
     if (view.deviceId !== undefined) {
       const device = await this.store.get('devices', view.instanceId, view.deviceId)
       const reason = device === undefined ? 'DEVICE_CERT_REVOKED' : deviceKick(device)
@@ -38,6 +48,11 @@ export class RevocationWatcher {
   }
 
   private apply(event: ChangeEvent): void {
+    const credentialKick = credentialKickFor(event)
+    if (credentialKick !== undefined) {
+      this.sessions.kickWhere((s) => selects(credentialKick, s), credentialKick.reason)
+      return
+    }
     switch (event.collection) {
       case 'cas': {
         const ca = event.record as CaRecord

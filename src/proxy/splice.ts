@@ -3,9 +3,10 @@ import type { Socket } from 'node:net'
 import type { KickReason, CloseCause } from '../reasons'
 import type { Connection } from './connection'
 import type { PipelineDeps } from './deps'
-import type { ProtocolAdapter } from './adapters/mqtt'
+import type { ProtocolAdapter } from './adapters/adapter'
 import type { LiveSession, SessionView } from './session-registry'
 import { closeAfterReply } from './pipeline'
+import type { FrameBoundary } from './frame-boundary'
 
 /**
  * The forwarding phase. Bytes move with `pipe()` both ways: each direction pauses its reader when
@@ -24,7 +25,13 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   upstream.on('error', () => undefined)
 
   for (const chunk of conn.upstreamPreamble ?? []) upstream.write(chunk)
+  for (const chunk of conn.downstreamPreamble ?? []) client.write(chunk)
   delete conn.upstreamPreamble
+  delete conn.downstreamPreamble
+  delete conn.amqp?.clientProperties
+  // Registered before pipe() so that it has seen every chunk pipe() has written to the client.
+  const boundary = adapter.frameBoundary(conn)
+  if (boundary !== undefined) upstream.on('data', (chunk: Buffer) => boundary.feed(chunk))
   client.pipe(upstream)
   upstream.pipe(client)
   client.resume()
@@ -47,9 +54,12 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
     conn.phase = { name: 'closed', reason: cause }
     upstream.unpipe(client)
     client.unpipe(upstream)
-    upstream.destroy()
-    if (goodbye !== undefined) closeAfterReply(client as Socket, goodbye)
-    else client.destroy()
+    if (goodbye === undefined || boundary === undefined) {
+      upstream.destroy()
+      client.destroy()
+      return
+    }
+    goodbyeBetweenFrames(upstream, client as Socket, boundary, goodbye)
   }
   const session: LiveSession = {
     view,
@@ -109,4 +119,35 @@ function sessionDetails(view: SessionView): Record<string, string> {
     if (value !== undefined) out[key] = value
   }
   return out
+}
+
+/**
+ * Finishes the frame the client is in the middle of receiving (if any), then writes the goodbye
+ * and closes both sides. A broker that does not complete its frame within the grace period gets
+ * the connection cut without a goodbye rather than a corrupted stream.
+ */
+function goodbyeBetweenFrames(upstream: Socket, client: Socket, boundary: FrameBoundary, goodbye: Buffer): void {
+  let timer: NodeJS.Timeout | undefined
+  const finish = (): void => {
+    upstream.off('data', onData)
+    if (timer !== undefined) clearTimeout(timer)
+    upstream.destroy()
+    closeAfterReply(client, goodbye)
+  }
+  const onData = (chunk: Buffer): void => {
+    const n = boundary.untilBoundary(chunk)
+    client.write(n === chunk.length ? chunk : chunk.subarray(0, n))
+    if (boundary.atBoundary) finish()
+  }
+  if (boundary.atBoundary) {
+    finish()
+    return
+  }
+  timer = setTimeout(() => {
+    upstream.off('data', onData)
+    upstream.destroy()
+    client.destroy()
+  }, 1000)
+  upstream.on('data', onData)
+  upstream.resume()
 }

@@ -22,8 +22,13 @@ export interface BackendSpec {
   port?: number
   tls?: BackendTls | false
   username?: string
-  /** Stored encrypted (see auth/envelope) once issue 3 lands; never returned by the API. */
+  /**
+   * Plaintext: only in a record opened for the data path (instances/instance-secrets.ts
+   * `openInstanceSecrets`), or in a store written without a master key. Never returned by the API.
+   */
   password?: string
+  /** The password sealed at rest (auth/envelope), aad `instance/<id>/backend-password`. */
+  passwordSealed?: SealedSecret
   vhost?: string
 }
 
@@ -46,8 +51,11 @@ export interface InstanceRecord {
   accessType: AccessType
   vpcId?: string
   options: InstanceOptions
-  /** PEM; the private key is kept encrypted at rest by the instance service. */
-  serverCertificate?: { certificate: string; privateKey: string }
+  /**
+   * PEM. At rest the key is sealed in `privateKeySealed` (aad `instance/<id>/server-private-key`)
+   * and `privateKey` is '' until `openInstanceSecrets` fills it in for the data path.
+   */
+  serverCertificate?: { certificate: string; privateKey: string; privateKeySealed?: SealedSecret }
   createdAt: string
   updatedAt: string
 }

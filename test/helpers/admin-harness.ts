@@ -3,10 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { AdminContext } from '../../src/admin/context'
-import { rootKeyResolver } from '../../src/admin/root-key'
+import { chainResolvers, rootKeyResolver } from '../../src/admin/root-key'
 import { createAdminServer } from '../../src/admin/server'
 import { signRequest } from '../../src/admin/signing'
+import type { KeyResolver } from '../../src/admin/signing'
 import { AuditLog } from '../../src/audit/audit-log'
+import { AccessKeyService } from '../../src/auth/access-keys'
+import { loadMasterKey, type MasterKeyring } from '../../src/auth/master-key'
+import { SecurityTokens } from '../../src/auth/security-tokens'
+import { StaticAccountService } from '../../src/auth/static-accounts'
 import { CaRegistry } from '../../src/ca/ca-registry'
 import { DeviceRegistry } from '../../src/ca/device-registry'
 import { RegistrationCodes } from '../../src/ca/registration-codes'
@@ -20,7 +25,11 @@ import type {} from 'tap'
 
 /**
  * A real admin server for tests: embedded store in a temp directory, the real CA and device
- * registries, an audit log without sinks (events are read back with `recent`), a root key.
+ * registries, an audit log without sinks (events are read back with `recent`), a root key, a
+ * master key generated in the temp directory (instances seal their secrets with it), and the
+ * AccessKey, static account and security token services. Signed requests are accepted from the
+ * root key and from Active AccessKeys, as the gateway wires it; `resolveAccessKey: 'secretOf'`
+ * makes a disabled key's request throw ACCESS_KEY_INACTIVE instead of being unknown.
  */
 export const ROOT = { accessKeyId: 'PCROOTTEST', accessKeySecret: 'root-secret-for-tests' }
 
@@ -30,26 +39,46 @@ export interface AdminHarness {
   store: EmbeddedStore
   audit: AuditLog
   sessions: SessionRegistry
+  keyring: MasterKeyring
+  accessKeys: AccessKeyService
+  staticAccounts: StaticAccountService
+  tokens: SecurityTokens
+  dataDir: string
   call(method: string, url: string, body?: unknown, key?: { accessKeyId: string; accessKeySecret: string }): Promise<LightMyRequestResponse>
 }
 
-export async function adminHarness(t: tap.Test, opts: { maxAdminBodyBytes?: number; logger?: Logger } = {}): Promise<AdminHarness> {
+export interface AdminHarnessOptions {
+  maxAdminBodyBytes?: number
+  logger?: Logger
+  /** Which AccessKeyService method resolves admin signing keys after the root key. */
+  resolveAccessKey?: 'activeSecretOf' | 'secretOf'
+}
+
+export async function adminHarness(t: tap.Test, opts: AdminHarnessOptions = {}): Promise<AdminHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-admin-'))
-  const store = await EmbeddedStore.open({ dataDir: dir })
+  const store = await EmbeddedStore.open({ dataDir: join(dir, 'store') })
+  const keyring = await loadMasterKey({ dataDir: join(dir, 'keys') })
+  const accessKeys = new AccessKeyService(store, keyring)
+  const staticAccounts = new StaticAccountService(store, accessKeys)
+  const tokens = new SecurityTokens(keyring, accessKeys)
   const audit = new AuditLog({ sinks: [] })
+  const resolveAccessKey: KeyResolver = opts.resolveAccessKey === 'secretOf' ? (id) => accessKeys.secretOf(id) : (id) => accessKeys.activeSecretOf(id)
   const codes = new RegistrationCodes(store)
   const sessions = new SessionRegistry()
   const ctx: AdminContext = {
     store,
-    instances: new InstanceService(store),
+    instances: new InstanceService(store, { keyring }),
     cas: new CaRegistry(store, codes),
     devices: new DeviceRegistry(store),
     codes,
+    accessKeys,
+    staticAccounts,
+    tokens,
     audit,
     metrics: new Metrics(),
     sessions: { list: (filter) => sessions.list(filter), kick: (connId, reason) => sessions.kick(connId, reason) },
     logger: opts.logger ?? createLogger({ level: 'silent' }),
-    keyResolver: rootKeyResolver(ROOT),
+    keyResolver: chainResolvers(rootKeyResolver(ROOT), resolveAccessKey),
     limits: { maxAdminBodyBytes: opts.maxAdminBodyBytes ?? 1024 * 1024 },
   }
   const app = createAdminServer(ctx)
@@ -57,6 +86,7 @@ export async function adminHarness(t: tap.Test, opts: { maxAdminBodyBytes?: numb
   t.teardown(async () => {
     await app.close()
     await audit.close()
+    accessKeys.close()
     await store.close()
     await rm(dir, { recursive: true, force: true })
   })
@@ -66,5 +96,5 @@ export async function adminHarness(t: tap.Test, opts: { maxAdminBodyBytes?: numb
     if (payload !== undefined) headers['content-type'] = 'application/json'
     return app.inject({ method: method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) })
   }
-  return { app, ctx, store, audit, sessions, call }
+  return { app, ctx, store, audit, sessions, keyring, accessKeys, staticAccounts, tokens, dataDir: join(dir, 'store'), call }
 }

@@ -31,6 +31,7 @@ export interface TestGateway {
   dataDir: string
   certsDir: string
   mqttPort: number
+  amqpPort: number
   admin<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
   /** Audit events recorded so far, optionally of one type. */
   events(type?: string): AuditEvent[]
@@ -43,7 +44,10 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions = {}
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'portcullis-data-'))
   const certsDir = options.certsDir ?? mkdtempSync(join(tmpdir(), 'portcullis-certs-'))
   const config = configSchema.parse({
-    listeners: [{ name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0 }],
+    listeners: [
+      { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
+      { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0 },
+    ],
     admin: { host: '127.0.0.1', port: 0 },
     store: options.redisPrefix !== undefined
       ? { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: options.redisPrefix, dataDir }
@@ -84,6 +88,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions = {}
     dataDir,
     certsDir,
     mqttPort: gateway.listenerAddress('mqtts').port,
+    amqpPort: gateway.listenerAddress('amqps').port,
     async admin(method, path, body) {
       const payload = body === undefined ? '' : JSON.stringify(body)
       const headers = signRequest({ method, url: path, body: payload, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret })

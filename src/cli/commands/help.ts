@@ -4,6 +4,9 @@ export const HELP_TEXT = `Usage: portcullis <command> [options]
 Gateway
   start [-c FILE]                       run the gateway (config: FILE, else defaults + PORTCULLIS_* env)
   dev-pki [DIR]                         write a demo PKI (client CA, device and server certificates), default ./certs
+  derive-credentials --instance ID --access-key AK --secret SK [--static --timestamp MS] [--security-token T]
+                                        print an AMQP userName/password (offline; dynamic logins use the current time)
+  audit verify FILE [--partial]         check the hash chain of a JSON-lines audit file (exit 1 when broken)
 
 Instances
   instance create --id ID --protocol mqtt|amqp [--hostname NAME]... [--backend-kind tcp|embedded]
@@ -28,6 +31,16 @@ Device certificates
   device download --instance ID DEVICE_ID [--out FILE]
   device register --instance ID --cert FILE [--status ACTIVE|INACTIVE]
   device activate|deactivate|revoke --instance ID DEVICE_ID
+
+AccessKeys and static AMQP users
+  access-key create [--description D]   create one; the secret is printed this once only
+  access-key list
+  access-key show|disable|enable|delete --id AK      (or AK as the argument)
+  access-key token --id AK [--ttl SECONDS]   issue a security token (STS login with derive-credentials --security-token)
+  static-account create --instance ID --access-key AK --secret SK [--timestamp MS]
+                                        CreateAccount, signed here with the secret (which is not sent)
+  static-account list --instance ID
+  static-account delete --instance ID --access-key AK
 
 Admin commands sign their calls. Endpoint and key: PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID,
 PORTCULLIS_ACCESS_KEY_SECRET; else the local config (-c FILE, or ./portcullis.yaml) and the root

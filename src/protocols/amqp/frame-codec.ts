@@ -116,6 +116,13 @@ export class FrameReader {
     return { kind: 'frames', frames }
   }
 
+  /** Hands over the bytes of an incomplete frame, for a caller that stops reading frames here. */
+  takePending(): Buffer {
+    const pending = this.pending
+    this.pending = Buffer.alloc(0)
+    return pending
+  }
+
   /** Bytes received but not yet part of a complete frame. */
   get buffered(): number {
     return this.pending.length

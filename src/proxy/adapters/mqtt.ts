@@ -1,25 +1,10 @@
-import type { KickReason, RefusalReason } from '../../reasons'
 import { connackFor, disconnectFor } from '../../protocols/mqtt/mqtt-reasons'
 import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
-import type { SessionIdentity } from '../session-registry'
+import type { ProtocolAdapter } from './adapter'
 import { mqttConnect } from '../stages/mqtt-connect'
 import { ClientGone } from '../read-client'
-
-/**
- * What the pipeline needs to know about a protocol to refuse, identify and kick its clients.
- * The decision is made elsewhere; the adapter only turns a reason code into the protocol's words.
- */
-export interface ProtocolAdapter {
-  /** Last words for a refused client, or undefined to just close. May read the client's hello. */
-  refusalReply(conn: Connection, reason: RefusalReason, deps: PipelineDeps): Promise<Buffer | undefined>
-  /** Goodbye written to a live client before a kick closes it. */
-  kickGoodbye(conn: Connection, reason: KickReason): Buffer | undefined
-  /** Identity fields of the connection, for the session registry and audit. */
-  identity(conn: Connection): Omit<SessionIdentity, 'instanceId' | 'protocol' | 'sourceIp' | 'sourcePort'>
-  /** Client identity for audit `actor` (never credentials). */
-  actor(conn: Connection): Record<string, string>
-}
+import { MqttPacketBoundary } from '../frame-boundary'
 
 export const mqttAdapter: ProtocolAdapter = {
   async refusalReply(conn, reason, deps) {
@@ -42,6 +27,11 @@ export const mqttAdapter: ProtocolAdapter = {
   kickGoodbye(conn, reason) {
     const version = conn.mqtt?.connect.protocolVersion
     return version === undefined ? undefined : disconnectFor(version, reason, reason, maximumPacketSize(conn))
+  },
+
+  frameBoundary(conn) {
+    // MQTT 3.x has no server DISCONNECT, so its sessions need no tracking at all.
+    return conn.mqtt?.connect.protocolVersion === 5 ? new MqttPacketBoundary() : undefined
   },
 
   identity(conn) {

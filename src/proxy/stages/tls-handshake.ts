@@ -10,7 +10,7 @@ import type { InstanceRecord } from '../../store/records'
  * about an instance they did not name. MQTT listeners request a client certificate but let the
  * handshake complete without one (`rejectUnauthorized: false`): the clientCertificate stage decides
  * against the instance's registered CAs and gives a precise reason, which OpenSSL alone cannot.
- * Without SNI the listener's `defaultInstance` applies, or the single instance of its protocol.
+ * Without SNI the listener's `defaultInstance` applies, or (MQTT) the single MQTT instance.
  */
 export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
   if (!conn.listener.tls) {
@@ -72,6 +72,9 @@ function instanceWithoutSni(conn: Connection, deps: PipelineDeps): InstanceRecor
     const instance = deps.directory.get(named)
     return instance?.protocol === conn.listener.protocol ? instance : undefined
   }
-  const candidates = deps.directory.all().filter((i) => i.protocol === conn.listener.protocol)
+  // An AMQP client without SNI names its instance in its userName; an MQTT device has nothing
+  // else to go by, so a gateway with a single MQTT instance serves it.
+  if (conn.listener.protocol !== 'mqtt') return undefined
+  const candidates = deps.directory.all().filter((i) => i.protocol === 'mqtt')
   return candidates.length === 1 ? candidates[0] : undefined
 }

@@ -28,7 +28,10 @@ export async function connectUpstream(conn: Connection, deps: PipelineDeps): Pro
 
 async function resolveTarget(instance: InstanceRecord, deps: PipelineDeps): Promise<{ host: string; port: number }> {
   const backend = instance.backend
-  if (backend.kind === 'embedded') return deps.embeddedBrokers.addressFor(instance.id)
+  if (backend.kind === 'embedded') {
+    if (instance.protocol !== 'mqtt') throw new Error('there is no embedded AMQP broker; configure backend host and port')
+    return deps.embeddedBrokers.addressFor(instance.id)
+  }
   if (backend.host === undefined || backend.port === undefined) throw new Error('backend has no host/port')
   return { host: backend.host, port: backend.port }
 }

@@ -1,0 +1,85 @@
+import { PROTOCOL_HEADER } from '../../protocols/amqp/frame-codec'
+import { encodeMethodFrame, type Tune } from '../../protocols/amqp/methods'
+import { longstr, table, type FieldTable, type FieldValue } from '../../protocols/amqp/field-table'
+import { HandshakeFrames } from '../amqp-frames'
+import type { Connection } from '../connection'
+import type { PipelineDeps } from '../deps'
+import { CONTINUE, reject, type Verdict } from '../verdict'
+import { amqpClose } from '../adapters/amqp-close'
+
+
+/**
+ * AMQP 0-9-1 §2.2.4, the second half: the gateway opens its own connection to the instance's
+ * RabbitMQ with the backend credentials (PLAIN), then relays the broker's Tune to the client and
+ * the client's Tune-Ok back, so that both ends agree on frame-max, channel-max and heartbeat, and
+ * forwards Open (vhost passed through, or mapped to the instance's). Open-Ok — or the broker's
+ * refusal of the vhost — comes back through the splice.
+ */
+export async function amqpBackend(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
+  const { amqp, upstream, instance } = conn
+  if (amqp?.subject === undefined || upstream === undefined || instance === undefined) {
+    return reject('PROTOCOL_ERROR', 'backend handshake before authentication')
+  }
+  const backend = new HandshakeFrames(upstream, conn.signal, 'backend', deps.config.limits.maxHandshakeFrameBytes)
+  upstream.write(PROTOCOL_HEADER)
+  const start = await backend.next()
+  if (start.name !== 'connection.start') return reject('BACKEND_UNAVAILABLE', `backend sent ${start.name} instead of connection.start`)
+  if (!start.mechanisms.split(' ').includes('PLAIN')) return reject('BACKEND_UNAVAILABLE', 'backend does not offer PLAIN')
+  const user = instance.backend.username ?? ''
+  const pass = instance.backend.password ?? ''
+  upstream.write(encodeMethodFrame({
+    name: 'connection.start-ok',
+    clientProperties: withGatewayProperties(amqp.clientProperties ?? new Map(), conn),
+    mechanism: 'PLAIN',
+    response: Buffer.from(`\u0000${user}\u0000${pass}`, 'utf8'),
+    locale: 'en_US',
+  }))
+  const tune = await backend.next()
+  if (tune.name === 'connection.close') {
+    return reject('BACKEND_UNAVAILABLE', `backend refused the gateway: ${tune.replyCode} ${tune.replyText}`, amqpClose(320, 'CONNECTION_FORCED - BACKEND_UNAVAILABLE'))
+  }
+  if (tune.name !== 'connection.tune') return reject('BACKEND_UNAVAILABLE', `backend sent ${tune.name} instead of connection.tune`)
+
+  conn.client.write(encodeMethodFrame(tune))
+  const tuneOk = await amqp.frames.next()
+  if (tuneOk.name !== 'connection.tune-ok') return clientOutOfOrder('connection.tune-ok', tuneOk.name)
+  const open = await amqp.frames.next()
+  if (open.name !== 'connection.open') return clientOutOfOrder('connection.open', open.name)
+
+  const mappedVhost = instance.backend.vhost
+  conn.upstreamPreamble = [
+    encodeMethodFrame({ ...tuneOk, ...agreed(tune, tuneOk) }),
+    encodeMethodFrame(mappedVhost === undefined ? open : { ...open, virtualHost: mappedVhost }),
+    ...amqp.frames.drain(),
+  ]
+  const early = backend.drain()
+  if (early.length > 0) conn.downstreamPreamble = early
+  return CONTINUE
+}
+
+/**
+ * §4.2.6: the client may lower the broker's proposals but not raise them (0 = no limit). A client
+ * that asks for more is held to the broker's value, which is what the broker would enforce anyway.
+ */
+function agreed(server: Tune, client: Tune): { channelMax: number; frameMax: number } {
+  const lower = (s: number, c: number): number => (s === 0 ? c : c === 0 ? s : Math.min(s, c))
+  return { channelMax: lower(server.channelMax, client.channelMax), frameMax: lower(server.frameMax, client.frameMax) }
+}
+
+function clientOutOfOrder(expected: string, got: string): Verdict {
+  return reject('PROTOCOL_ERROR', `expected ${expected}, got ${got}`, amqpClose(503, `COMMAND_INVALID - expected ${expected}`))
+}
+
+/**
+ * The client's own properties go to the broker (its management UI shows the real client, and
+ * capabilities such as connection.blocked are honoured), plus the gateway's connection id so that
+ * a broker-side connection can be traced to its audit events.
+ */
+function withGatewayProperties(client: FieldTable, conn: Connection): FieldTable {
+  const out = new Map<string, FieldValue>(client)
+  out.set('portcullis', table([
+    ['connection_id', longstr(conn.id)],
+    ['source', longstr(`${conn.source.ip}:${conn.source.port}`)],
+  ]))
+  return out
+}

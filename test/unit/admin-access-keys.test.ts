@@ -1,0 +1,161 @@
+import t from 'tap'
+import { verifySecurityToken } from '../../src/auth/security-tokens'
+import { createAccountBody } from '../../src/cli/commands/static-account'
+import { adminHarness, type AdminHarness } from '../helpers/admin-harness'
+
+type Key = { accessKeyId: string; accessKeySecret: string }
+
+async function createKey(t: tap.Test, h: AdminHarness, description?: string): Promise<Key> {
+  const res = await h.call('POST', '/v1/access-keys', description === undefined ? {} : { description })
+  t.equal(res.statusCode, 201, res.body)
+  return res.json() as Key
+}
+
+t.test('creating an AccessKey answers its secret once; lists, reads and the audit never hold it', async (t) => {
+  const h = await adminHarness(t)
+  const res = await h.call('POST', '/v1/access-keys', { description: 'ci pipeline' })
+  t.equal(res.statusCode, 201)
+  t.equal(res.headers['cache-control'], 'no-store', 'an answer with a secret is not cached')
+  const created = res.json()
+  t.match(created, { accessKeyId: /^LTAI[A-Za-z0-9]{20}$/, accessKeySecret: /^[A-Za-z0-9]{30}$/, status: 'Active', description: 'ci pipeline' })
+
+  const list = await h.call('GET', '/v1/access-keys')
+  t.equal(list.statusCode, 200)
+  t.same(list.json().items.map((k: { accessKeyId: string }) => k.accessKeyId), [created.accessKeyId])
+  const shown = await h.call('GET', `/v1/access-keys/${created.accessKeyId}`)
+  t.equal(shown.json().status, 'Active')
+  for (const body of [list.body, shown.body]) t.notOk(body.includes(created.accessKeySecret), 'no secret in a read')
+  t.notOk('accessKeySecret' in shown.json())
+
+  const [event] = h.audit.recent({ type: 'admin.accessKey.create' })
+  t.equal(event?.outcome, 'success')
+  t.equal(event?.actor['id'], 'PCROOTTEST', 'the actor is the signing key')
+  t.match(event?.details['after'], { accessKeyId: created.accessKeyId, status: 'Active' })
+  t.notOk(JSON.stringify(h.audit.recent({})).includes(created.accessKeySecret), 'no secret in any audit event')
+})
+
+t.test('an unknown body key or a bad description is refused with 400 and audited as a failure', async (t) => {
+  const h = await adminHarness(t)
+  const extra = await h.call('POST', '/v1/access-keys', { description: 'x', secret: 'mine' })
+  t.equal(extra.statusCode, 400)
+  t.equal(extra.json().code, 'VALIDATION_FAILED')
+  t.match(extra.json().message, /secret/)
+  const control = await h.call('POST', '/v1/access-keys', { description: 'bell\u0007' })
+  t.equal(control.statusCode, 400)
+  t.same(h.audit.recent({ type: 'admin.accessKey.create' }).map((e) => e.outcome), ['failure', 'failure'])
+  t.same((await h.call('GET', '/v1/access-keys')).json(), { items: [] })
+})
+
+t.test('a key created through the API signs admin requests until it is disabled or deleted', async (t) => {
+  const h = await adminHarness(t)
+  const key = await createKey(t, h)
+  const own = await h.call('GET', '/v1/instances', undefined, key)
+  t.equal(own.statusCode, 200, 'an Active AccessKey is accepted')
+
+  const disabled = await h.call('PATCH', `/v1/access-keys/${key.accessKeyId}`, { status: 'Inactive' })
+  t.equal(disabled.statusCode, 200)
+  t.equal(disabled.json().status, 'Inactive')
+  const refused = await h.call('GET', '/v1/instances', undefined, key)
+  t.equal(refused.statusCode, 401, 'a disabled key is unknown to activeSecretOf')
+  t.equal(refused.json().code, 'SIGNATURE_INVALID')
+
+  t.equal((await h.call('PATCH', `/v1/access-keys/${key.accessKeyId}`, { status: 'Active' })).statusCode, 200)
+  t.equal((await h.call('GET', '/v1/instances', undefined, key)).statusCode, 200, 'enabled again, accepted again')
+
+  t.equal((await h.call('DELETE', `/v1/access-keys/${key.accessKeyId}`)).statusCode, 204)
+  const deleted = await h.call('GET', '/v1/instances', undefined, key)
+  t.equal(deleted.statusCode, 401)
+  t.equal(deleted.json().code, 'SIGNATURE_INVALID')
+  const actors = h.audit.recent({ type: 'admin.request.refused' }).map((e) => e.actor['id'])
+  t.same(actors, [key.accessKeyId, key.accessKeyId], 'each refusal names the key that tried')
+})
+
+t.test('with the secretOf resolver a disabled key is refused with 403 ACCESS_KEY_INACTIVE', async (t) => {
+  const h = await adminHarness(t, { resolveAccessKey: 'secretOf' })
+  const key = await createKey(t, h)
+  t.equal((await h.call('GET', '/v1/access-keys', undefined, key)).statusCode, 200)
+  await h.call('PATCH', `/v1/access-keys/${key.accessKeyId}`, { status: 'Inactive' })
+  const refused = await h.call('GET', '/v1/access-keys', undefined, key)
+  t.equal(refused.statusCode, 403)
+  t.equal(refused.json().code, 'ACCESS_KEY_INACTIVE')
+  const [event] = h.audit.recent({ type: 'admin.request.refused' })
+  t.equal(event?.reason, 'ACCESS_KEY_INACTIVE')
+  t.equal(event?.actor['id'], key.accessKeyId)
+  const unknown = await h.call('GET', '/v1/access-keys', undefined, { accessKeyId: 'LTAI00000000000000000000', accessKeySecret: 'x' })
+  t.equal(unknown.json().code, 'SIGNATURE_INVALID', 'an unknown key still answers like a bad signature')
+})
+
+t.test('PATCH changes the status with before/after in the audit; bad input and unknown keys are refused', async (t) => {
+  const h = await adminHarness(t)
+  const key = await createKey(t, h)
+  const path = `/v1/access-keys/${key.accessKeyId}`
+  t.equal((await h.call('PATCH', path, { status: 'Inactive' })).statusCode, 200)
+  const [event] = h.audit.recent({ type: 'admin.accessKey.update' })
+  t.equal(event?.details['accessKeyId'], key.accessKeyId)
+  t.match(event?.details['before'], { status: 'Active' })
+  t.match(event?.details['after'], { status: 'Inactive' })
+  const bad = await h.call('PATCH', path, { status: 'Disabled' })
+  t.equal(bad.statusCode, 400)
+  t.equal(bad.json().code, 'VALIDATION_FAILED')
+  t.equal((await h.call('PATCH', path, { status: 'Active', description: 'x' })).statusCode, 400, 'only status can change')
+  const missing = await h.call('PATCH', '/v1/access-keys/LTAInope', { status: 'Active' })
+  t.equal(missing.statusCode, 404)
+  t.equal(missing.json().code, 'NOT_FOUND')
+  t.equal((await h.call('DELETE', '/v1/access-keys/LTAInope')).statusCode, 404)
+  t.equal((await h.call('GET', '/v1/access-keys/LTAInope')).statusCode, 404)
+})
+
+t.test('deleting an AccessKey deletes its static accounts and says which in the audit', async (t) => {
+  const h = await adminHarness(t)
+  const key = await createKey(t, h)
+  await h.call('POST', '/v1/instances', { id: 'rabbit', protocol: 'amqp', backend: { host: '127.0.0.1', port: 5672 } })
+  const made = await h.call('POST', '/v1/instances/rabbit/static-accounts', createAccountBody('rabbit', key.accessKeyId, key.accessKeySecret, '1700000000000'))
+  t.equal(made.statusCode, 201, made.body)
+  t.equal((await h.call('DELETE', `/v1/access-keys/${key.accessKeyId}`)).statusCode, 204)
+  t.same((await h.call('GET', '/v1/instances/rabbit/static-accounts')).json(), { items: [] })
+  const [event] = h.audit.recent({ type: 'admin.accessKey.delete' })
+  t.match(event?.details['before'], { accessKeyId: key.accessKeyId })
+  t.same(event?.details['after'], { deletedStaticAccounts: [{ instanceId: 'rabbit', userName: made.json().userName }] })
+})
+
+t.test('a security token is issued for an Active key; the audit has its id and expiry only', async (t) => {
+  const h = await adminHarness(t)
+  const key = await createKey(t, h)
+  const before = Date.now()
+  const res = await h.call('POST', `/v1/access-keys/${key.accessKeyId}/security-tokens`, { ttlSeconds: 600 })
+  t.equal(res.statusCode, 200, res.body)
+  t.equal(res.headers['cache-control'], 'no-store')
+  const issued = res.json()
+  t.equal(issued.accessKeyId, key.accessKeyId)
+  const expires = Date.parse(issued.expiresAt)
+  t.ok(expires >= before + 600_000 && expires <= Date.now() + 600_000, 'expires after the asked TTL')
+  t.match(verifySecurityToken(h.keyring, issued.securityToken, key.accessKeyId, Date.now()), { ok: true, tokenId: issued.tokenId })
+
+  const [event] = h.audit.recent({ type: 'admin.securityToken.issue' })
+  t.same(event?.details['after'], { id: issued.tokenId, expiresAt: issued.expiresAt })
+  t.notOk(JSON.stringify(h.audit.recent({})).includes(issued.securityToken), 'the token is not in the audit')
+
+  const defaulted = await h.call('POST', `/v1/access-keys/${key.accessKeyId}/security-tokens`, {})
+  t.equal(defaulted.statusCode, 200, 'ttlSeconds defaults (one hour)')
+  t.ok(Math.abs(Date.parse(defaulted.json().expiresAt) - Date.now() - 3_600_000) < 60_000)
+
+  const tooLong = await h.call('POST', `/v1/access-keys/${key.accessKeyId}/security-tokens`, { ttlSeconds: 86_400 * 2 })
+  t.equal(tooLong.statusCode, 400)
+  t.equal(tooLong.json().code, 'VALIDATION_FAILED')
+  const unknown = await h.call('POST', '/v1/access-keys/LTAInope/security-tokens', { ttlSeconds: 600 })
+  t.equal(unknown.statusCode, 404)
+  await h.call('PATCH', `/v1/access-keys/${key.accessKeyId}`, { status: 'Inactive' })
+  const inactive = await h.call('POST', `/v1/access-keys/${key.accessKeyId}/security-tokens`, { ttlSeconds: 600 })
+  t.equal(inactive.statusCode, 403)
+  t.equal(inactive.json().code, 'ACCESS_KEY_INACTIVE')
+  t.same(h.audit.recent({ type: 'admin.securityToken.issue' }).map((e) => e.outcome), ['success', 'success', 'failure', 'failure', 'failure'])
+})
+
+t.test('AccessKey lists page with nextToken', async (t) => {
+  const h = await adminHarness(t)
+  const ids = [(await createKey(t, h)).accessKeyId, (await createKey(t, h)).accessKeyId, (await createKey(t, h)).accessKeyId].sort()
+  const first = (await h.call('GET', '/v1/access-keys?limit=2')).json()
+  t.same(first.items.map((k: { accessKeyId: string }) => k.accessKeyId), ids.slice(0, 2))
+  const second = (await h.call('GET', `/v1/access-keys?limit=2&nextToken=${first.nextToken as string}`)).json()
+  t.same(second, { items: [{ ...second.items[0], accessKeyId: ids[2] }] })
+})

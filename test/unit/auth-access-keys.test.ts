@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setImmediate as tick } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import { AccessKeyService } from '../../src/auth/access-keys'
+import { loadMasterKey, newKeyFileEntry, type MasterKeyring } from '../../src/auth/master-key'
+import { StaticAccountService } from '../../src/auth/static-accounts'
+import { encodeUserName, secretSignFor, signatureFor } from '../../src/auth/credentials'
+import { isPortcullisError, type ErrorCode } from '../../src/errors'
+import { InstanceService } from '../../src/instances/instance-service'
+import { EmbeddedStore } from '../../src/store/embedded'
+import { GLOBAL_SCOPE } from '../../src/store/records'
+
+interface Fixture { dir: string; store: EmbeddedStore; keyring: MasterKeyring; keys: AccessKeyService }
+
+async function setup(t: Test): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-auth-keys-'))
+  const store = await EmbeddedStore.open({ dataDir: join(dir, 'data') })
+  const keyring = await loadMasterKey({ masterKey: randomBytes(32).toString('base64'), masterKeyId: 'k1', dataDir: dir })
+  const keys = new AccessKeyService(store, keyring)
+  t.teardown(async () => {
+    keys.close()
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return { dir, store, keyring, keys }
+}
+
+async function rejectsWith(t: Test, promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  try {
+    await promise
+    t.fail(`expected ${code}`)
+  } catch (err) {
+    t.ok(isPortcullisError(err, code), `refused with ${code} (got ${(err as Error).message})`)
+  }
+}
+
+t.test('creates an AccessKey in the Aliyun shape and shows its secret only once', async (t) => {
+  const { store, keys } = await setup(t)
+  const created = await keys.create({ description: 'ci pipeline' })
+  t.match(created.accessKeyId, /^LTAI[A-Za-z0-9]{20}$/)
+  t.match(created.accessKeySecret, /^[A-Za-z0-9]{30}$/)
+  t.same(created.after, { accessKeyId: created.accessKeyId, status: 'Active', description: 'ci pipeline', createdAt: created.record.createdAt, updatedAt: created.record.updatedAt })
+  const stored = await store.get('accessKeys', GLOBAL_SCOPE, created.accessKeyId)
+  t.notMatch(JSON.stringify(stored), created.accessKeySecret, 'the record holds no clear secret')
+  const listed = await keys.list()
+  t.same(listed, [created.after])
+  t.notMatch(JSON.stringify(listed), created.accessKeySecret)
+  t.notMatch(JSON.stringify(await keys.get(created.accessKeyId)), created.accessKeySecret)
+  t.equal(await keys.secretOf(created.accessKeyId), created.accessKeySecret)
+})
+
+t.test('refuses a bad description and answers NOT_FOUND for unknown keys', async (t) => {
+  const { keys } = await setup(t)
+  await rejectsWith(t, keys.create({ description: 'x'.repeat(300) }), 'VALIDATION_FAILED')
+  await rejectsWith(t, keys.create({ description: 'line\nbreak' }), 'VALIDATION_FAILED')
+  await rejectsWith(t, keys.create({ description: 42 }), 'VALIDATION_FAILED')
+  await rejectsWith(t, keys.create(null), 'VALIDATION_FAILED')
+  await rejectsWith(t, keys.get('LTAIunknown'), 'NOT_FOUND')
+  await rejectsWith(t, keys.setStatus('LTAIunknown', 'Inactive'), 'NOT_FOUND')
+  await rejectsWith(t, keys.delete('LTAIunknown'), 'NOT_FOUND')
+  t.equal(await keys.secretOf('LTAIunknown'), undefined)
+  t.equal(await keys.secretOf('not:an:id'), undefined)
+})
+
+t.test('disabling a key makes secretOf refuse it at once, and enabling restores it', async (t) => {
+  const { keys } = await setup(t)
+  const { accessKeyId, accessKeySecret } = await keys.create()
+  t.equal(await keys.secretOf(accessKeyId), accessKeySecret, 'cached')
+  const change = await keys.setStatus(accessKeyId, 'Inactive')
+  t.equal(change.before?.status, 'Active')
+  t.equal(change.after?.status, 'Inactive')
+  await rejectsWith(t, keys.secretOf(accessKeyId), 'ACCESS_KEY_INACTIVE')
+  t.equal(await keys.activeSecretOf(accessKeyId), undefined, 'no signing with a disabled key')
+  await keys.setStatus(accessKeyId, 'Active')
+  t.equal(await keys.secretOf(accessKeyId), accessKeySecret)
+  await rejectsWith(t, keys.setStatus(accessKeyId, 'Disabled'), 'VALIDATION_FAILED')
+})
+
+t.test('a change made through another service instance invalidates the cache via change events', async (t) => {
+  const { store, keyring, keys } = await setup(t)
+  const other = new AccessKeyService(store, keyring)
+  t.teardown(() => other.close())
+  const { accessKeyId, accessKeySecret } = await keys.create()
+  t.equal(await other.secretOf(accessKeyId), accessKeySecret, 'the other replica caches it')
+  await keys.setStatus(accessKeyId, 'Inactive')
+  await tick()
+  await tick()
+  await rejectsWith(t, other.secretOf(accessKeyId), 'ACCESS_KEY_INACTIVE')
+  await keys.delete(accessKeyId)
+  await tick()
+  await tick()
+  t.equal(await other.secretOf(accessKeyId), undefined)
+})
+
+t.test('deleting an AccessKey deletes its static accounts on every instance', async (t) => {
+  const { store, keys } = await setup(t)
+  const instances = new InstanceService(store)
+  const statics = new StaticAccountService(store, keys)
+  const { accessKeyId, accessKeySecret } = await keys.create()
+  const { accessKeyId: otherKey, accessKeySecret: otherSecret } = await keys.create()
+  for (const id of ['amqp-1', 'amqp-2']) {
+    await instances.create({ id, protocol: 'amqp', hostnames: [`${id}.example.com`], backend: { host: '127.0.0.1', port: 5672 } })
+    for (const [ak, sk] of [[accessKeyId, accessKeySecret], [otherKey, otherSecret]] as const) {
+      const ts = '1700000000000'
+      await statics.create(id, {
+        accountAccessKey: ak, userName: encodeUserName({ type: 2, instanceId: id, accessKeyId: ak }), createTimestamp: ts,
+        signature: signatureFor(sk, ts), secretSign: secretSignFor(sk, ts),
+      })
+    }
+  }
+  const deleted = await keys.delete(accessKeyId)
+  t.equal(deleted.before?.accessKeyId, accessKeyId)
+  t.same(deleted.staticAccounts.map((a) => a.instanceId).sort(), ['amqp-1', 'amqp-2'])
+  t.same((await statics.list('amqp-1')).map((a) => a.accessKey), [otherKey], 'the other key\'s account stays')
+  t.same((await statics.list('amqp-2')).map((a) => a.accessKey), [otherKey])
+  t.same((await keys.list()).map((k) => k.accessKeyId), [otherKey])
+})
+
+t.test('re-wraps every secret after a master key rotation', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-auth-rotate-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'keys.json')
+  const old = newKeyFileEntry('old')
+  await writeFile(file, JSON.stringify({ keys: [old] }), { mode: 0o600 })
+  const store = await EmbeddedStore.open({ dataDir: join(dir, 'data') })
+  t.teardown(() => store.close())
+  const before = new AccessKeyService(store, await loadMasterKey({ masterKeyFile: file, dataDir: dir }))
+  const a = await before.create()
+  const b = await before.create()
+  before.close()
+
+  await writeFile(file, JSON.stringify({ keys: [old, newKeyFileEntry('new')] }), { mode: 0o600 })
+  const after = new AccessKeyService(store, await loadMasterKey({ masterKeyFile: file, dataDir: dir }))
+  t.teardown(() => after.close())
+  t.equal(await after.rewrapAll(), 2)
+  t.equal(await after.rewrapAll(), 0, 'nothing left to re-wrap')
+  for (const record of await store.list('accessKeys', GLOBAL_SCOPE)) t.equal(record.secret.keyId, 'new')
+  t.equal(await after.secretOf(a.accessKeyId), a.accessKeySecret)
+  t.equal(await after.secretOf(b.accessKeyId), b.accessKeySecret)
+})
