@@ -14,6 +14,7 @@ import { AccessKeyService } from './auth/access-keys'
 import { StaticAccountService } from './auth/static-accounts'
 import { SecurityTokens } from './auth/security-tokens'
 import { AmqpAuthenticator } from './auth/authenticate'
+import { openInstanceSecrets } from './instances/instance-secrets'
 import { createAdminServer } from './admin/server'
 import { InstanceService } from './instances/instance-service'
 import { RegistrationCodes } from './ca/registration-codes'
@@ -27,6 +28,8 @@ import { RevocationWatcher } from './proxy/revocation'
 import { Listener } from './proxy/listener'
 import type { PipelineDeps } from './proxy/deps'
 import { EmbeddedBrokers } from './backends/embedded-brokers'
+import { BlacklistCache } from './proxy/blacklist-cache'
+import { AddressSet, NetworkMap } from './tunnel/cidr'
 import { loadDefaultKeyPair, watchDefaultKeyPair } from './tls/default-certificate'
 import { setUpDemo, type DemoInfo } from './demo'
 import { watchCaGauge } from './observability/ca-gauge'
@@ -77,7 +80,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const amqpAuth = new AmqpAuthenticator({
       accessKeys, staticAccounts, tokens, credentialWindowMs: config.limits.credentialWindowMs,
     })
-    const instances = new InstanceService(store)
+    const instances = new InstanceService(store, { keyring })
     for (const result of await instances.bootstrap(config.instances)) {
       if (result.action === 'unchanged') continue
       audit.record({
@@ -85,11 +88,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         actor: { kind: 'system', id: 'config' }, details: { ...result.change },
       })
     }
+    // Seals secrets of records written before a keyring existed; re-wraps after a key rotation.
+    await instances.resealAll()
     const codes = new RegistrationCodes(store)
     const cas = new CaRegistry(store, codes)
     const devices = new DeviceRegistry(store)
 
-    const directory = await InstanceDirectory.load(store)
+    const directory = await InstanceDirectory.load(store, (record) => openInstanceSecrets(record, keyring), logger)
     cleanups.push(() => directory.close())
     const tlsContexts = new TlsContexts(await loadDefaultKeyPair(config, logger), directory)
     cleanups.push(() => tlsContexts.close())
@@ -99,6 +104,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const sessions = new SessionRegistry()
     const revocation = new RevocationWatcher(store, sessions)
     cleanups.push(() => revocation.close())
+    const blacklist = await BlacklistCache.load(store, (entry) => revocation.blacklisted(entry))
+    cleanups.push(() => blacklist.close())
+    const networks = new NetworkMap(config.networks)
+    const proxyTrust = new Map(config.listeners.map((l) => [l.name, AddressSet.parse(l.proxyProtocol.trustedCidrs)]))
     const embeddedBrokers = new EmbeddedBrokers()
     cleanups.push(() => embeddedBrokers.close())
     cleanups.push(await watchCaGauge(store, metrics))
@@ -118,7 +127,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         kick: (connId, reason) => sessions.kick(connId, reason),
       },
       accessKeys, staticAccounts, tokens,
-      keyResolver: chainResolvers(rootKeyResolver(rootAccessKey), (id) => accessKeys.activeSecretOf(id)),
+      // A disabled key's signed request gets a clear 403 ACCESS_KEY_INACTIVE (an unknown one 401).
+      keyResolver: chainResolvers(rootKeyResolver(rootAccessKey), (id) => accessKeys.secretOf(id)),
       limits: config.limits,
     })
     cleanups.push(() => admin.close())
@@ -128,7 +138,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const deps: PipelineDeps = {
       config, processId, store, directory, tlsContexts, trust, devices, amqpAuth, sessions, revocation,
-      audit, metrics, logger, embeddedBrokers,
+      audit, metrics, logger, embeddedBrokers, blacklist, networks,
+      proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
     }
     const listeners = new Map<string, Listener>()
     for (const listenerConfig of config.listeners) {

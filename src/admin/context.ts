@@ -3,6 +3,7 @@ import type { AuditEvent, AuditInput } from '../audit/event'
 import type { AccessKeyService } from '../auth/access-keys'
 import type { SecurityTokens } from '../auth/security-tokens'
 import type { StaticAccountService } from '../auth/static-accounts'
+import type { BlacklistService } from '../blacklist/blacklist-service'
 import type { RecentFilter } from '../audit/recent-ring'
 import type { CaRegistry } from '../ca/ca-registry'
 import type { DeviceRegistry } from '../ca/device-registry'
@@ -30,6 +31,8 @@ export interface AdminContext {
   staticAccounts: Pick<StaticAccountService, 'create' | 'list' | 'delete'>
   /** `/v1/access-keys/{id}/security-tokens` (STS userName variant, DESIGN §1). */
   tokens: Pick<SecurityTokens, 'issue'>
+  /** `/v1/blacklist` (DESIGN §1 "Account blacklist"); the data path reads the store itself. */
+  blacklist: Pick<BlacklistService, 'add' | 'list' | 'get' | 'remove'>
   audit: AuditRecorder
   metrics: MetricsRenderer
   sessions: SessionControl

@@ -5,6 +5,7 @@ import { signatureHook } from './auth-hook'
 import type { AdminContext } from './context'
 import { toErrorResponse } from './errors'
 import { accessKeyRoutes } from './routes/access-keys'
+import { blacklistRoutes } from './routes/blacklist'
 import { caRoutes } from './routes/cas'
 import { connectionRoutes } from './routes/connections'
 import { deviceRoutes } from './routes/devices'
@@ -69,6 +70,7 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
       await v1.register(connectionRoutes(ctx))
       await v1.register(accessKeyRoutes(ctx))
       await v1.register(staticAccountRoutes(ctx))
+      await v1.register(blacklistRoutes(ctx))
     },
     { prefix: '/v1' },
   )

@@ -25,6 +25,12 @@ export interface AuditLogOptions {
   prev?: string
   /** How long `close` waits for the sinks before giving up on what they still hold (default 5 s). */
   closeTimeoutMs?: number
+  /**
+   * Written as the top-level `chain` member of every event (and so covered by its hash), so that
+   * chains of several processes sharing one stream can be told apart (docs/audit.md). Default: none,
+   * for a process that owns its sinks alone.
+   */
+  chainId?: string
 }
 
 /** Sink errors are logged at most this often per sink; the metric counts every lost event. */
@@ -47,6 +53,7 @@ export class AuditLog {
   private readonly metrics: Metrics | undefined
   private readonly logger: Logger | undefined
   private readonly closeTimeoutMs: number
+  private readonly chainId: string | undefined
   private prev: string
   private closing: Promise<void> | undefined
 
@@ -54,6 +61,7 @@ export class AuditLog {
     this.metrics = opts.metrics
     this.logger = opts.logger
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000
+    this.chainId = opts.chainId
     this.ring = new RecentRing(opts.recentSize ?? 10_000)
     this.prev = startOfChain(opts)
     this.queues = opts.sinks.map(
@@ -65,7 +73,7 @@ export class AuditLog {
         }),
     )
     this.logger?.info(
-      { sinks: opts.sinks.map((sink) => sink.name), continued: this.prev !== GENESIS_PREV },
+      { sinks: opts.sinks.map((sink) => sink.name), continued: this.prev !== GENESIS_PREV, ...(opts.chainId !== undefined ? { chain: opts.chainId } : {}) },
       'audit chain started',
     )
   }
@@ -75,6 +83,7 @@ export class AuditLog {
     const body: Omit<AuditEvent, 'hash'> = {
       id: randomUUID(),
       time: new Date().toISOString(),
+      ...(this.chainId !== undefined ? { chain: this.chainId } : {}),
       type: input.type,
       ...(input.instanceId !== undefined ? { instanceId: input.instanceId } : {}),
       ...(input.protocol !== undefined ? { protocol: input.protocol } : {}),

@@ -57,6 +57,12 @@ export interface AuditEvent {
   id: string
   /** ISO 8601 UTC, millisecond precision. */
   time: string
+  /**
+   * Which hash chain the event belongs to, when the writing AuditLog was given a `chainId` (the
+   * gateway's process id): several processes writing one Redis stream (or one file) interleave
+   * their chains, and `audit verify` follows each chain on its own. Absent = the one unnamed chain.
+   */
+  chain?: string
   type: AuditEventType
   instanceId?: string
   protocol?: Protocol

@@ -2,6 +2,7 @@ import { isPortcullisError } from '../errors'
 import { CliError } from './cli-error'
 import { accessKeyCommands } from './commands/access-key'
 import { auditCommands } from './commands/audit'
+import { blacklistCommands } from './commands/blacklist'
 import { caCommands } from './commands/ca'
 import type { CommandContext, Subcommand } from './commands/context'
 import { deriveCredentialsCommand } from './commands/derive-credentials'
@@ -24,6 +25,7 @@ const GROUPS: Record<string, Record<string, Subcommand>> = {
   device: deviceCommands,
   'access-key': accessKeyCommands,
   'static-account': staticAccountCommands,
+  blacklist: blacklistCommands,
   audit: auditCommands,
 }
 

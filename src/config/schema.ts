@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { AddressSet } from '../tunnel/cidr'
 
 /**
  * The one configuration schema (DESIGN §3 "Config"). Every object is strict: an unknown key is an
@@ -6,7 +7,14 @@ import { z } from 'zod'
  * refusal to start. Defaults serve a single machine.
  */
 const port = z.number().int().min(0).max(65535)
-const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.0.0.0/8')
+const cidr = z.string().refine((value) => {
+  try {
+    AddressSet.parse([value])
+    return true
+  } catch {
+    return false
+  }
+}, 'expected an address or a CIDR such as 10.0.0.0/8 or fd00::/8')
 
 const proxyProtocol = z.strictObject({
   mode: z.enum(['off', 'optional', 'required']).default('off'),

@@ -9,6 +9,7 @@ import type { Reason, CloseCause } from '../reasons'
 import type { FieldTable } from '../protocols/amqp/field-table'
 import type { AmqpSubject } from '../auth/authenticate'
 import type { HandshakeFrames } from './amqp-frames'
+import type { VpcIdentity } from '../tunnel/proxy-protocol'
 
 /**
  * One client connection as it moves through the pipeline.
@@ -65,6 +66,10 @@ export interface Connection {
   readonly startedAt: string
   readonly signal: AbortSignal
   source: Source
+  /** The load balancer that sent the PROXY header, when there was one. */
+  proxiedBy?: { ip: string; port: number }
+  /** The VPC identity from the PROXY header's TLVs (cloud, kind, id). */
+  vpc?: VpcIdentity
   phase: Phase
   /** What the client speaks through: the TLS socket once TLS is up, else the plain socket. */
   client: Socket | TLSSocket

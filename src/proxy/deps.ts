@@ -10,6 +10,8 @@ import type { TlsContexts } from './tls-contexts'
 import type { TrustIndexCache } from './trust-cache'
 import type { SessionRegistry } from './session-registry'
 import type { RevocationWatcher } from './revocation'
+import type { BlacklistCache } from './blacklist-cache'
+import type { AddressSet, NetworkMap } from '../tunnel/cidr'
 import type { EmbeddedBrokers } from '../backends/embedded-brokers'
 
 /** Everything the data path needs, built once by the composition root (gateway.ts). */
@@ -23,6 +25,11 @@ export interface PipelineDeps {
   readonly devices: Pick<DeviceRegistry, 'recordFirstSeen'>
   readonly amqpAuth: Pick<AmqpAuthenticator, 'authenticate'>
   readonly sessions: SessionRegistry
+  readonly blacklist: Pick<BlacklistCache, 'current'>
+  /** The `networks` map: VPC of a source address that came without a PROXY header. */
+  readonly networks: Pick<NetworkMap, 'vpcOf'>
+  /** The trusted PROXY header senders of a listener (its `proxyProtocol.trustedCidrs`). */
+  proxyTrust(listener: string): Pick<AddressSet, 'has'>
   readonly revocation: RevocationWatcher
   readonly audit: AuditLog
   readonly metrics: Metrics

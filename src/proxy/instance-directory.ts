@@ -1,6 +1,7 @@
 import type { InstanceRecord } from '../store/records'
 import { GLOBAL_SCOPE } from '../store/records'
 import type { ChangeEvent, Store } from '../store/store'
+import type { Logger } from '../observability/logger'
 
 /**
  * The data path's in-memory view of the instances, so that choosing an instance by SNI during a
@@ -14,11 +15,17 @@ export class InstanceDirectory {
   private readonly listeners = new Set<(id: string, current: InstanceRecord | undefined, previous: InstanceRecord | undefined) => void>()
   private unsubscribe: (() => void) | undefined
 
-  static async load(store: Store): Promise<InstanceDirectory> {
-    const dir = new InstanceDirectory()
+  private constructor(private readonly open: (record: InstanceRecord) => InstanceRecord, private readonly logger?: Pick<Logger, 'error'>) {}
+
+  /**
+   * `open` turns a stored record into the data path's form (sealed secrets opened), once per
+   * change rather than once per connection.
+   */
+  static async load(store: Store, open: (record: InstanceRecord) => InstanceRecord = (r) => r, logger?: Pick<Logger, 'error'>): Promise<InstanceDirectory> {
+    const dir = new InstanceDirectory(open, logger)
     // Subscribe before listing so that a change racing the initial load is not lost.
     dir.unsubscribe = store.onChange((event) => dir.apply(event))
-    for (const record of await store.list('instances', GLOBAL_SCOPE)) dir.set(record)
+    for (const record of await store.list('instances', GLOBAL_SCOPE)) dir.set(open(record))
     return dir
   }
 
@@ -52,7 +59,15 @@ export class InstanceDirectory {
     if (event.collection !== 'instances') return
     const previous = this.byId.get(event.id)
     if (previous !== undefined) this.forget(previous)
-    const current = event.op === 'put' ? (event.record as InstanceRecord) : undefined
+    let current: InstanceRecord | undefined
+    if (event.op === 'put') {
+      try {
+        current = this.open(event.record as InstanceRecord)
+      } catch (err) {
+        // A record whose secrets do not open (another master key?) serves nobody: fail closed.
+        this.logger?.error({ instance: event.id, err: (err as Error).message }, 'instance secrets do not open; instance withdrawn')
+      }
+    }
     if (current !== undefined) this.set(current)
     for (const listener of this.listeners) listener(event.id, current, previous)
   }

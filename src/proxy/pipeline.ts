@@ -13,6 +13,8 @@ import { ClientGone } from './read-client'
 import { reject, type Verdict } from './verdict'
 import { startSplice } from './splice'
 import { tlsHandshake } from './stages/tls-handshake'
+import { proxyHeader } from './stages/proxy-header'
+import { blacklist, tunnel } from './stages/policy'
 import { clientCertificate } from './stages/client-certificate'
 import { deviceCertificate } from './stages/device-certificate'
 import { mqttConnect } from './stages/mqtt-connect'
@@ -30,11 +32,12 @@ import type { ProtocolAdapter } from './adapters/adapter'
 /**
  * The connection pipeline: the one place that knows the order of the stages.
  *
- *   accept ─► [PROXY header: issue #4 adds its stage here] ─► TLS (SNI → instance)
- *     MQTT ─► client certificate chain ─► device certificate state ─► CONNECT
- *          ─► upstream connect ─► CONNECT forward ─► splice
- *     AMQP ─► protocol header, Start, Start-Ok ─► AccessKey credentials
- *          ─► upstream connect ─► backend handshake, Tune/Tune-Ok relay, Open ─► splice
+ *   accept ─► PROXY header (trusted LBs; VPC identity) ─► blacklist (address)
+ *          ─► TLS (SNI → instance; Single Tunnel checked inside the handshake)
+ *     MQTT ─► tunnel ─► client certificate chain ─► device certificate state ─► CONNECT
+ *          ─► blacklist (identity) ─► upstream connect ─► CONNECT forward ─► splice
+ *     AMQP ─► protocol header, Start, Start-Ok ─► AccessKey credentials ─► tunnel
+ *          ─► blacklist (identity) ─► upstream connect ─► backend handshake, Tune relay, Open ─► splice
  *
  * Guarantees:
  * - one deadline (`limits.handshakeTimeoutMs`) covers every stage before the splice; when it
@@ -53,10 +56,14 @@ const stage = (name: string, phase: StagePhase, run: Stage['run']): Stage => ({ 
 export const PIPELINES: Readonly<Partial<Record<ListenerConfig['protocol'], { stages: readonly Stage[]; adapter: ProtocolAdapter }>>> = {
   mqtt: {
     stages: [
+      stage('proxy-header', 'handshaking', proxyHeader),
+      stage('blacklist-address', 'handshaking', blacklist(mqttAdapter)),
       stage('tls', 'handshaking', tlsHandshake),
+      stage('tunnel', 'authenticating', tunnel),
       stage('client-certificate', 'authenticating', clientCertificate),
       stage('device-certificate', 'authenticating', deviceCertificate),
       stage('mqtt-connect', 'authenticating', mqttConnect),
+      stage('blacklist', 'authenticating', blacklist(mqttAdapter)),
       stage('upstream', 'connecting', connectUpstream),
       stage('mqtt-forward', 'connecting', mqttForward),
     ],
@@ -64,9 +71,13 @@ export const PIPELINES: Readonly<Partial<Record<ListenerConfig['protocol'], { st
   },
   amqp: {
     stages: [
+      stage('proxy-header', 'handshaking', proxyHeader),
+      stage('blacklist-address', 'handshaking', blacklist(amqpAdapter)),
       stage('tls', 'handshaking', tlsHandshake),
       stage('amqp-hello', 'authenticating', amqpHello),
       stage('amqp-authenticate', 'authenticating', amqpAuthenticate),
+      stage('tunnel', 'authenticating', tunnel),
+      stage('blacklist', 'authenticating', blacklist(amqpAdapter)),
       stage('upstream', 'connecting', connectUpstream),
       stage('amqp-backend', 'connecting', amqpBackend),
     ],

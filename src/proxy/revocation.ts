@@ -1,5 +1,7 @@
 import type { Store, ChangeEvent } from '../store/store'
-import { GLOBAL_SCOPE, type CaRecord, type DeviceRecord } from '../store/records'
+import { GLOBAL_SCOPE, type BlacklistRecord, type CaRecord, type DeviceRecord, type InstanceRecord } from '../store/records'
+import { tunnelAdmits } from '../policy/tunnel'
+import { BlacklistIndex, type BlacklistSubject } from '../policy/blacklist'
 import { credentialKickFor, selects } from '../auth/revocations'
 import type { KickReason } from '../reasons'
 import type { SessionRegistry, SessionView } from './session-registry'
@@ -8,8 +10,9 @@ import type { SessionRegistry, SessionView } from './session-registry'
  * Turns record changes into kicks, on every replica (the store delivers each change to every
  * process that shares it). Deactivating a CA closes the sessions anchored on it; deactivating or
  * revoking a device certificate closes that device's sessions; disabling or deleting an AccessKey
- * closes its AMQP sessions, deleting a static account those logged in with it; deleting an
- * instance closes all of its sessions. Nothing else is touched.
+ * closes its AMQP sessions, deleting a static account those logged in with it; a change of an
+ * instance's tunnel rule closes the sessions it no longer admits, and deleting an instance all of
+ * them; a new blacklist entry closes what it matches. Nothing else is touched.
  */
 export class RevocationWatcher {
   private readonly unsubscribe: () => void
@@ -43,6 +46,13 @@ export class RevocationWatcher {
     }
   }
 
+  /** A blacklist entry was added or changed: close the live sessions it now matches. */
+  blacklisted(record: BlacklistRecord): void {
+    const index = BlacklistIndex.build([record])
+    const now = Date.now()
+    this.sessions.kickWhere((s) => index.match(subjectOf(s), now) !== undefined, 'BLACKLISTED')
+  }
+
   close(): void {
     this.unsubscribe()
   }
@@ -68,13 +78,31 @@ export class RevocationWatcher {
         }
         return
       }
-      case 'instances':
-        if (event.op === 'delete') this.sessions.kickWhere((s) => s.instanceId === event.id, 'ADMIN_KICK')
+      case 'instances': {
+        if (event.op === 'delete') {
+          this.sessions.kickWhere((s) => s.instanceId === event.id, 'ADMIN_KICK')
+          return
+        }
+        // Switching the access type or the bound VPC applies at once (DESIGN §1): sessions the
+        // new rule would refuse are closed.
+        const instance = event.record as InstanceRecord
+        this.sessions.kickWhere((s) => s.instanceId === event.id && !tunnelAdmits(instance, s.vpcId), 'TUNNEL_POLICY_CHANGED')
         return
+      }
       default:
         return
     }
   }
+}
+
+function subjectOf(s: SessionView): BlacklistSubject {
+  const out: BlacklistSubject = { instanceId: s.instanceId, ip: s.sourceIp }
+  if (s.accessKeyId !== undefined) out.accessKeyId = s.accessKeyId
+  if (s.account !== undefined) out.account = s.account
+  if (s.username !== undefined) out.username = s.username
+  if (s.clientId !== undefined) out.clientId = s.clientId
+  if (s.deviceId !== undefined) out.certFingerprint = s.deviceId
+  return out
 }
 
 function deviceKick(device: DeviceRecord): KickReason | undefined {

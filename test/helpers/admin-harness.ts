@@ -12,6 +12,7 @@ import { AccessKeyService } from '../../src/auth/access-keys'
 import { loadMasterKey, type MasterKeyring } from '../../src/auth/master-key'
 import { SecurityTokens } from '../../src/auth/security-tokens'
 import { StaticAccountService } from '../../src/auth/static-accounts'
+import { BlacklistService } from '../../src/blacklist/blacklist-service'
 import { CaRegistry } from '../../src/ca/ca-registry'
 import { DeviceRegistry } from '../../src/ca/device-registry'
 import { RegistrationCodes } from '../../src/ca/registration-codes'
@@ -43,6 +44,7 @@ export interface AdminHarness {
   accessKeys: AccessKeyService
   staticAccounts: StaticAccountService
   tokens: SecurityTokens
+  blacklist: BlacklistService
   dataDir: string
   call(method: string, url: string, body?: unknown, key?: { accessKeyId: string; accessKeySecret: string }): Promise<LightMyRequestResponse>
 }
@@ -61,6 +63,7 @@ export async function adminHarness(t: tap.Test, opts: AdminHarnessOptions = {}):
   const accessKeys = new AccessKeyService(store, keyring)
   const staticAccounts = new StaticAccountService(store, accessKeys)
   const tokens = new SecurityTokens(keyring, accessKeys)
+  const blacklist = new BlacklistService(store)
   const audit = new AuditLog({ sinks: [] })
   const resolveAccessKey: KeyResolver = opts.resolveAccessKey === 'secretOf' ? (id) => accessKeys.secretOf(id) : (id) => accessKeys.activeSecretOf(id)
   const codes = new RegistrationCodes(store)
@@ -74,6 +77,7 @@ export async function adminHarness(t: tap.Test, opts: AdminHarnessOptions = {}):
     accessKeys,
     staticAccounts,
     tokens,
+    blacklist,
     audit,
     metrics: new Metrics(),
     sessions: { list: (filter) => sessions.list(filter), kick: (connId, reason) => sessions.kick(connId, reason) },
@@ -96,5 +100,5 @@ export async function adminHarness(t: tap.Test, opts: AdminHarnessOptions = {}):
     if (payload !== undefined) headers['content-type'] = 'application/json'
     return app.inject({ method: method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) })
   }
-  return { app, ctx, store, audit, sessions, keyring, accessKeys, staticAccounts, tokens, dataDir: join(dir, 'store'), call }
+  return { app, ctx, store, audit, sessions, keyring, accessKeys, staticAccounts, tokens, blacklist, dataDir: join(dir, 'store'), call }
 }

@@ -78,7 +78,7 @@ t.test('AMQP clients with AccessKey credentials publish and consume through the 
 
   t.test('an STS login with a gateway-issued security token', async (t) => {
     const res = await tg.admin('POST', `/v1/access-keys/${fx.accessKeyId}/security-tokens`, { ttlSeconds: 900 })
-    t.equal(res.status, 201, JSON.stringify(res.body))
+    t.equal(res.status, 200, 'token issued')
     const conn = await fx.connect(fx.stsCredentials(res.body.securityToken))
     await roundTrip(t, conn, Buffer.from('hello sts'))
     await conn.close()

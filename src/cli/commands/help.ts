@@ -42,6 +42,14 @@ AccessKeys and static AMQP users
   static-account list --instance ID
   static-account delete --instance ID --access-key AK
 
+Blacklist (refuses new connections and closes matching live ones)
+  blacklist add --kind accessKey|account|username|clientId|certFingerprint|ip --value V
+                [--instance ID] [--reason R] [--expires ISO | --ttl SECONDS]
+                                        global unless --instance; ip takes an address or CIDR range
+  blacklist list [--instance ID] [--kind K] [--include-expired]
+  blacklist show ID
+  blacklist remove ID
+
 Admin commands sign their calls. Endpoint and key: PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID,
 PORTCULLIS_ACCESS_KEY_SECRET; else the local config (-c FILE, or ./portcullis.yaml) and the root
 AccessKey in <dataDir>/root-access-key.json.

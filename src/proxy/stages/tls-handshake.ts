@@ -3,6 +3,7 @@ import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
 import { CONTINUE, reject, type Verdict } from '../verdict'
 import type { InstanceRecord } from '../../store/records'
+import { tunnelAdmits } from '../../policy/tunnel'
 
 /**
  * TLS termination. SNI chooses the instance and its server certificate while the handshake is
@@ -19,6 +20,7 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     return CONTINUE
   }
   let unknownSni: string | undefined
+  let tunnelDenied: string | undefined
   const socket = new TLSSocket(conn.socket, {
     isServer: true,
     secureContext: deps.tlsContexts.default,
@@ -33,6 +35,12 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
       }
       conn.sni = servername
       conn.instance = instance
+      if (!tunnelAdmits(instance, conn.source.vpcId)) {
+        // Single Tunnel: refused before the handshake completes, as early as the instance is known.
+        tunnelDenied = instance.id
+        done(new Error('tunnel denied'))
+        return
+      }
       done(null, deps.tlsContexts.forInstance(instance))
     },
   })
@@ -55,6 +63,7 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     conn.signal.addEventListener('abort', onAbort, { once: true })
   })
   if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
+  if (tunnelDenied !== undefined) return reject('TUNNEL_DENIED', `instance ${tunnelDenied} is Single Tunnel; connection from ${conn.source.vpcId ?? 'a public network'}`)
   if (unknownSni !== undefined) return reject('UNKNOWN_INSTANCE', `no ${conn.listener.protocol} instance serves ${JSON.stringify(unknownSni.slice(0, 253))}`)
   if (outcome === 'failed') return reject('TLS_HANDSHAKE_FAILED')
   // Keep the socket quiet until a protocol stage asks for bytes.
