@@ -25,10 +25,12 @@ import { TlsContexts } from './proxy/tls-contexts'
 import { TrustIndexCache } from './proxy/trust-cache'
 import { SessionRegistry } from './proxy/session-registry'
 import { RevocationWatcher } from './proxy/revocation'
+import { ClusterSessions } from './proxy/cluster-sessions'
 import { Listener } from './proxy/listener'
 import type { PipelineDeps } from './proxy/deps'
 import { EmbeddedBrokers } from './backends/embedded-brokers'
 import { BlacklistCache } from './proxy/blacklist-cache'
+import { BlacklistService } from './blacklist/blacklist-service'
 import { AddressSet, NetworkMap } from './tunnel/cidr'
 import { loadDefaultKeyPair, watchDefaultKeyPair } from './tls/default-certificate'
 import { setUpDemo, type DemoInfo } from './demo'
@@ -102,8 +104,11 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const trust = new TrustIndexCache(store)
     cleanups.push(() => trust.close())
     const sessions = new SessionRegistry()
+    const clusterSessions = new ClusterSessions(store, sessions, processId)
+    cleanups.push(() => clusterSessions.close())
     const revocation = new RevocationWatcher(store, sessions)
     cleanups.push(() => revocation.close())
+    const blacklistService = new BlacklistService(store)
     const blacklist = await BlacklistCache.load(store, (entry) => revocation.blacklisted(entry))
     cleanups.push(() => blacklist.close())
     const networks = new NetworkMap(config.networks)
@@ -122,11 +127,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const admin = createAdminServer({
       store, instances, cas, devices, codes, audit, metrics, logger,
-      sessions: {
-        list: (filter) => sessions.list(filter),
-        kick: (connId, reason) => sessions.kick(connId, reason),
-      },
-      accessKeys, staticAccounts, tokens,
+      sessions: clusterSessions,
+      accessKeys, staticAccounts, tokens, blacklist: blacklistService,
       // A disabled key's signed request gets a clear 403 ACCESS_KEY_INACTIVE (an unknown one 401).
       keyResolver: chainResolvers(rootKeyResolver(rootAccessKey), (id) => accessKeys.secretOf(id)),
       limits: config.limits,

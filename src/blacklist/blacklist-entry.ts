@@ -74,7 +74,8 @@ function canonicalIp(value: string): string {
   const [address = '', prefix, ...extra] = value.split('/')
   let text: string
   try {
-    if (extra.length > 0) throw new Error('two slashes')
+    // A zone id (fe80::1%eth0) names an interface of this host, not a client: refused, not dropped.
+    if (extra.length > 0 || address.includes('%')) throw new Error('not an address')
     const family = address.includes(':') ? 'ipv6' : 'ipv4'
     text = new SocketAddress({ address, family }).address + (prefix === undefined ? '' : `/${prefix}`)
   } catch {
@@ -84,8 +85,9 @@ function canonicalIp(value: string): string {
   try {
     AddressSet.parse([canonical])
   } catch (err) {
-    // e.g. `::ffff:10.0.0.0/104`: an IPv4-mapped range is written as the IPv4 range it covers.
-    return invalid(`ip must be an IPv4/IPv6 address or CIDR range (${(err as Error).message}); write IPv4-mapped ranges in IPv4 form`)
+    // `::ffff:10.0.0.0/104` became `10.0.0.0/104` above: a mapped range is written in IPv4 form.
+    const hint = canonical === text ? '' : '; write an IPv4-mapped range as the IPv4 range it covers'
+    return invalid(`ip must be an IPv4/IPv6 address or CIDR range (${(err as Error).message})${hint}`)
   }
   return canonical
 }

@@ -164,6 +164,7 @@ async function refuse(
       listener: conn.listener.name,
       ...(verdict.detail !== undefined ? { detail: verdict.detail } : {}),
       ...(conn.sni !== undefined ? { sni: conn.sni } : {}),
+      ...(conn.proxiedBy !== undefined ? { proxiedBy: conn.proxiedBy.ip } : {}),
     },
   })
   closeAfterReply(conn.client, reply)

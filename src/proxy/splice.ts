@@ -90,7 +90,12 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   deps.audit.record({
     type: 'connection.accepted', outcome: 'success', protocol, instanceId: instance.id,
     actor: { kind: 'client', ...adapter.actor(conn) }, source: conn.source,
-    details: { connId: conn.id, listener: conn.listener.name, ...sessionDetails(view), ...(conn.sni !== undefined ? { sni: conn.sni } : {}) },
+    details: {
+      connId: conn.id, listener: conn.listener.name, ...sessionDetails(view),
+      ...(conn.sni !== undefined ? { sni: conn.sni } : {}),
+      ...(conn.proxiedBy !== undefined ? { proxiedBy: conn.proxiedBy.ip } : {}),
+      ...(conn.vpc !== undefined ? { vpc: `${conn.vpc.cloud}:${conn.vpc.kind}:${conn.vpc.id}` } : {}),
+    },
   })
 
   function finish(): void {
