@@ -5,6 +5,7 @@ import type { SecurityTokens } from '../auth/security-tokens'
 import type { StaticAccountService } from '../auth/static-accounts'
 import type { BlacklistService } from '../blacklist/blacklist-service'
 import type { RecentFilter } from '../audit/recent-ring'
+import type { AuditQuery } from '../audit/query'
 import type { CaRegistry } from '../ca/ca-registry'
 import type { DeviceRegistry } from '../ca/device-registry'
 import type { RegistrationCodes } from '../ca/registration-codes'
@@ -45,12 +46,21 @@ export interface AdminContext {
   limits: { maxAdminBodyBytes: number }
   /** `GET /readyz`: true when the gateway can serve; default: the store answers a ping. */
   ready?: () => Promise<boolean>
+  /**
+   * `GET /v1/audit` and `GET /v1/audit/stream` (DESIGN §3): the Redis stream of every replica when
+   * a redis-stream sink is configured (createAuditQuery). Default: this process's `audit` ring.
+   */
+  auditQuery?: AuditQuery
+  /** SSE tuning of `/v1/audit/stream` (default: heartbeat 15 s, 1 MiB unsent per reader). */
+  auditStream?: { heartbeatMs?: number; maxBufferedBytes?: number }
 }
 
 /** The part of AuditLog the admin API uses (record never throws, DESIGN §3 "Audit events"). */
 export interface AuditRecorder {
   record(input: AuditInput): AuditEvent | void
   recent?(filter: RecentFilter): AuditEvent[]
+  /** Live events, for `/v1/audit/stream` when no `auditQuery` is given. */
+  subscribe?(listener: (event: AuditEvent) => void): () => void
 }
 
 export interface MetricsRenderer {

@@ -5,6 +5,7 @@ import { signatureHook } from './auth-hook'
 import type { AdminContext } from './context'
 import { toErrorResponse } from './errors'
 import { accessKeyRoutes } from './routes/access-keys'
+import { auditRoutes } from './routes/audit'
 import { blacklistRoutes } from './routes/blacklist'
 import { caRoutes } from './routes/cas'
 import { connectionRoutes } from './routes/connections'
@@ -71,6 +72,7 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
       await v1.register(accessKeyRoutes(ctx))
       await v1.register(staticAccountRoutes(ctx))
       await v1.register(blacklistRoutes(ctx))
+      await v1.register(auditRoutes(ctx))
     },
     { prefix: '/v1' },
   )

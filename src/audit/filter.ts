@@ -4,14 +4,14 @@ import type { AuditEvent } from './event'
 /** `GET /v1/audit?since&until&type&instanceId&limit` (DESIGN §3), for every audit source. */
 export interface AuditFilter {
   /** Inclusive lower bound on `time` (any Date.parse-able ISO 8601 string). */
-  since?: string
+  since?: string | undefined
   /** Exclusive upper bound on `time`. */
-  until?: string
+  until?: string | undefined
   /** Exact type, or a prefix ending in `*` (`admin.*`, `connection.*`). */
-  type?: string
-  instanceId?: string
+  type?: string | undefined
+  instanceId?: string | undefined
   /** Most recent matches to return. */
-  limit?: number
+  limit?: number | undefined
 }
 
 export interface CompiledFilter {

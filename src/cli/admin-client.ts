@@ -27,6 +27,30 @@ export class AdminClient {
   constructor(private readonly target: AdminTarget) {}
 
   async request(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<AdminResponse> {
+    const res = await this.send(method, path, opts)
+    const contentType = res.headers.get('content-type') ?? ''
+    const text = await res.text()
+    const parsed = parseBody(contentType, text)
+    if (res.status >= 400) throw toError(res.status, parsed)
+    return { status: res.status, contentType, body: parsed }
+  }
+
+  /**
+   * A signed GET whose answer is a stream (`/v1/audit/stream`, server-sent events): the body's
+   * chunks as they arrive, until the server ends it or `signal` aborts. An error answer throws as
+   * in `request`.
+   */
+  async stream(path: string, opts: { query?: Query; signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.send('GET', path, opts)
+    if (res.status >= 400) {
+      const text = await res.text()
+      throw toError(res.status, parseBody(res.headers.get('content-type') ?? '', text))
+    }
+    if (res.body === null) throw new CliError('BAD_RESPONSE', 'the admin API answered no stream')
+    return res.body
+  }
+
+  private async send(method: string, path: string, opts: { query?: Query; body?: unknown; signal?: AbortSignal }): Promise<Response> {
     const search = new URLSearchParams()
     for (const [name, value] of Object.entries(opts.query ?? {})) if (value !== undefined) search.append(name, value)
     const qs = search.toString()
@@ -36,17 +60,13 @@ export class AdminClient {
       method, url, body: body ?? '', accessKeyId: this.target.accessKeyId, accessKeySecret: this.target.accessKeySecret,
     })
     if (body !== undefined) headers['content-type'] = 'application/json'
-    let res: Response
     try {
-      res = await fetch(`${this.target.url}${url}`, { method, headers, ...(body !== undefined ? { body } : {}) })
+      return await fetch(`${this.target.url}${url}`, {
+        method, headers, ...(body !== undefined ? { body } : {}), ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+      })
     } catch (err) {
       throw new CliError('ADMIN_UNREACHABLE', `cannot reach the admin API at ${this.target.url}: ${(err as Error).message}`)
     }
-    const contentType = res.headers.get('content-type') ?? ''
-    const text = await res.text()
-    const parsed = parseBody(contentType, text)
-    if (res.status >= 400) throw toError(res.status, parsed)
-    return { status: res.status, contentType, body: parsed }
   }
 
   async json(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<unknown> {

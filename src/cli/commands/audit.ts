@@ -1,16 +1,83 @@
 import { access } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { verifyFile } from '../../audit/verify'
-import { flag, parse } from '../args'
+import { flag, parse, str, type Parsed } from '../args'
 import { CliError } from '../cli-error'
 import { printJson } from '../io'
-import type { Subcommand } from './context'
+import { readSse } from '../sse-reader'
+import { adminClient, type Subcommand } from './context'
+
+/** Filters shared by `audit query` and `audit tail` (DESIGN §3 `GET /v1/audit?since&until&type&instanceId&limit`). */
+const FILTERS = {
+  since: { type: 'string' },
+  type: { type: 'string', short: 't' },
+  instance: { type: 'string', short: 'i' },
+  limit: { type: 'string', short: 'n' },
+} as const
+
+function noPositionals(parsed: Parsed): void {
+  if (parsed.positionals.length > 0) throw new CliError('USAGE', `unexpected argument ${parsed.positionals[0] ?? ''}`)
+}
+
+function filterQuery(parsed: Parsed): Record<string, string | undefined> {
+  return { since: str(parsed, 'since'), type: str(parsed, 'type'), instanceId: str(parsed, 'instance'), limit: str(parsed, 'limit') }
+}
+
+/** `audit query [--since ISO] [--until ISO] [--type T|PREFIX*] [--instance ID] [--limit N]`: prints `{items}`, oldest first. */
+const query: Subcommand = async (ctx, args) => {
+  const parsed = parse(args, { ...FILTERS, until: { type: 'string' } })
+  noPositionals(parsed)
+  const client = await adminClient(ctx, parsed)
+  printJson(ctx.io, await client.json('GET', '/v1/audit', { query: { ...filterQuery(parsed), until: str(parsed, 'until') } }))
+  return 0
+}
+
+/**
+ * `audit tail [--since ISO] [--type T] [--instance ID] [--limit N] [--count N]`: follows
+ * `/v1/audit/stream` and prints one JSON event per line (JSON lines, ready for `jq` or for
+ * `audit verify --partial`) until Ctrl-C, or after `--count` events. `--since` first prints the
+ * history from then (at most `--limit` events). A stream the server ends (gateway stopping, reader
+ * too slow) exits 1 with a message, so a script notices.
+ */
+const tail: Subcommand = async (ctx, args) => {
+  const parsed = parse(args, { ...FILTERS, count: { type: 'string' } })
+  noPositionals(parsed)
+  const countText = str(parsed, 'count')
+  const count = countText === undefined ? undefined : Number(countText)
+  if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw new CliError('USAGE', '--count must be a positive integer')
+  const client = await adminClient(ctx, parsed)
+  const abort = new AbortController()
+  const onInterrupt = (): void => abort.abort()
+  process.once('SIGINT', onInterrupt)
+  let printed = 0
+  try {
+    const body = await client.stream('/v1/audit/stream', { query: filterQuery(parsed), signal: abort.signal })
+    for await (const message of readSse(body)) {
+      ctx.io.stdout.write(`${message.data}\n`)
+      printed++
+      if (count !== undefined && printed >= count) {
+        abort.abort()
+        return 0
+      }
+    }
+  } catch (err) {
+    // Ctrl-C (or --count reached) aborts the fetch, which surfaces as an AbortError here.
+    if (abort.signal.aborted) return 0
+    throw err
+  } finally {
+    process.removeListener('SIGINT', onInterrupt)
+  }
+  if (abort.signal.aborted) return 0
+  throw new CliError('ADMIN_UNREACHABLE', 'the admin API closed the audit stream')
+}
 
 /**
  * `portcullis audit verify FILE [--partial]` (DESIGN §3 "`hash` … so a chain can be verified"):
- * checks a JSON-lines audit file offline. Prints `{ok: true, count}`, or `{ok: false, line,
- * problem, eventId?}` for the first broken link and exits 1. `--partial` accepts a file that does
- * not start at the genesis event (an excerpt, a rotated file, a trimmed stream export).
+ * checks a JSON-lines audit file offline, each chain on its own when events name their `chain`
+ * (several gateway processes writing one stream). Prints `{ok: true, count, chains?}`, or
+ * `{ok: false, line, problem, eventId?, chain?}` for the first broken link and exits 1.
+ * `--partial` accepts chains that do not start at the genesis event (an excerpt, a rotated file, a
+ * trimmed stream export).
  */
 const verify: Subcommand = async (ctx, args) => {
   const parsed = parse(args, { partial: { type: 'boolean' } })
@@ -26,8 +93,9 @@ const verify: Subcommand = async (ctx, args) => {
   const result = await verifyFile(path, flag(parsed, 'partial') ? { firstPrev: 'any' } : {})
   printJson(ctx.io, result)
   if (result.ok) return 0
-  ctx.io.stderr.write(`audit chain broken at line ${result.line}: ${result.problem}${result.eventId === undefined ? '' : ` (event ${result.eventId})`}\n`)
+  const what = [result.eventId === undefined ? '' : `event ${result.eventId}`, result.chain === undefined ? '' : `chain ${result.chain}`].filter((s) => s !== '').join(', ')
+  ctx.io.stderr.write(`audit chain broken at line ${result.line}: ${result.problem}${what === '' ? '' : ` (${what})`}\n`)
   return 1
 }
 
-export const auditCommands: Record<string, Subcommand> = { verify }
+export const auditCommands: Record<string, Subcommand> = { query, tail, verify }

@@ -1,0 +1,94 @@
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import Redis from 'ioredis'
+import { serviceAvailable } from '../helpers/services'
+import { unique, type TestGateway } from '../helpers/gateway'
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process'
+import { closed, fixtureFor, mqttFixture } from '../helpers/mqtt-fixture'
+import { amqpFixture } from '../helpers/amqp-fixture'
+import { writeDevPki } from '../../src/ca/pki'
+
+/** Enough of a TestGateway for the fixtures: admin calls to one replica, clients to another. */
+function view(admin: GatewayProcess, clients: GatewayProcess, certsDir: string): TestGateway {
+  return { admin: admin.admin, mqttPort: clients.ports.mqtts, amqpPort: clients.ports.amqps, certsDir } as unknown as TestGateway
+}
+
+t.test('two gateway processes on one Redis act as one gateway', async (t) => {
+  if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883)) || !(await serviceAvailable(t, 'rabbitmq', 5672))) return
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-replicas-'))
+  const certsDir = join(dir, 'certs')
+  await writeDevPki(certsDir)
+  const redisPrefix = `portcullis-test:${unique('replicas')}:`
+  // Every replica shares the root AccessKey and the master key (it opens the others' secrets).
+  const env = {
+    PORTCULLIS_ROOT_ACCESS_KEY_ID: 'PCROOTREPLICATEST',
+    PORTCULLIS_ROOT_ACCESS_KEY_SECRET: randomBytes(24).toString('base64url'),
+    PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64'),
+    PORTCULLIS_MASTER_KEY_ID: 'replica-test-key',
+  }
+  const a = await startGatewayProcess({ name: 'a', dir, certsDir, redisPrefix, env })
+  const b = await startGatewayProcess({ name: 'b', dir, certsDir, redisPrefix, env })
+  t.teardown(async () => {
+    await Promise.all([a.stop(), b.stop()])
+    const redis = new Redis('redis://127.0.0.1:6379')
+    const keys = await redis.keys(`${redisPrefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const fxA = await mqttFixture(view(a, a, certsDir))
+  const fxB = fixtureFor(view(a, b, certsDir), fxA)
+
+  t.test('a device revoked through A is disconnected from B within 1 second', async (t) => {
+    const device = await fxB.device('on-replica-b')
+    const client = await fxB.connect(device)
+    const devices = (await a.admin('GET', `/v1/instances/${fxA.instanceId}/devices`)).body.items
+    const id = devices.find((d: { subject: string }) => d.subject.includes('on-replica-b')).id
+    const started = Date.now()
+    t.equal((await a.admin('POST', `/v1/instances/${fxA.instanceId}/devices/${id}/revoke`)).status, 200)
+    await closed(client, 1000)
+    t.ok(Date.now() - started <= 1000, `closed ${Date.now() - started} ms after the call to A returned`)
+    await t.rejects(fxB.connect(device), 'and refused by B from then on')
+  })
+
+  t.test('GET /v1/connections on either replica lists the sessions of both; a kick through A reaches B', async (t) => {
+    const onA = await fxA.connect(await fxA.device())
+    const onB = await fxB.connect(await fxB.device())
+    for (const replica of [a, b]) {
+      const list = (await replica.admin('GET', `/v1/connections?instanceId=${fxA.instanceId}`)).body.items as Array<{ clientId: string; processId: string; connId: string }>
+      const ids = list.map((s) => s.clientId)
+      t.ok(ids.includes(onA.options.clientId as string) && ids.includes(onB.options.clientId as string), 'both sessions listed')
+      t.equal(new Set(list.map((s) => s.processId)).size, 2, 'from two processes')
+    }
+    const list = (await a.admin('GET', `/v1/connections?instanceId=${fxA.instanceId}`)).body.items as Array<{ clientId: string; connId: string }>
+    const target = list.find((s) => s.clientId === onB.options.clientId)
+    t.equal((await a.admin('DELETE', `/v1/connections/${target?.connId}`)).status, 204)
+    await closed(onB, 1000)
+    t.ok(onA.connected, 'the other session stays')
+    await onA.endAsync()
+  })
+
+  t.test('an AccessKey disabled through A closes its AMQP connection on B within 1 second', async (t) => {
+    const fx = await amqpFixture(view(a, b, certsDir))
+    const conn = await fx.connect(fx.dynamicCredentials())
+    const closedWith = new Promise<string>((resolve) => {
+      conn.on('error', (e: Error) => resolve(e.message))
+      conn.on('close', (e?: Error) => resolve(e?.message ?? 'closed'))
+    })
+    const started = Date.now()
+    t.equal((await a.admin('PATCH', `/v1/access-keys/${fx.accessKeyId}`, { status: 'Inactive' })).status, 200)
+    t.match(await closedWith, /ACCESS_KEY_DISABLED/)
+    t.ok(Date.now() - started <= 1000, `closed within 1 s (${Date.now() - started} ms)`)
+  })
+
+  t.test('a blacklist entry added through B closes a session held by A', async (t) => {
+    const clientId = unique('banned-on-a')
+    const client = await fxA.connect(await fxA.device(), { clientId })
+    t.equal((await b.admin('POST', '/v1/blacklist', { kind: 'clientId', value: clientId })).status, 201)
+    await closed(client, 1000)
+  })
+})
