@@ -111,6 +111,15 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const blacklistService = new BlacklistService(store)
     const blacklist = await BlacklistCache.load(store, (entry) => revocation.blacklisted(entry))
     cleanups.push(() => blacklist.close())
+    cleanups.push(store.onResync(() => {
+      // Redis pub/sub does not replay what a lost subscriber missed: reload every cache, then
+      // check every live session against what is true now.
+      accessKeys.dropCache()
+      trust.clear()
+      Promise.all([directory.reload(store), blacklist.reload()])
+        .then(() => revocation.recheckAll((id) => directory.get(id), blacklist.current()))
+        .catch((err: unknown) => logger.error({ err: String(err) }, 'resync after a store reconnect failed'))
+    }))
     const networks = new NetworkMap(config.networks)
     const proxyTrust = new Map(config.listeners.map((l) => [l.name, AddressSet.parse(l.proxyProtocol.trustedCidrs)]))
     const embeddedBrokers = new EmbeddedBrokers()

@@ -184,6 +184,12 @@ export class AccessKeyService {
     return count
   }
 
+  /** Forgets every cached secret (the store says changes may have been missed). */
+  dropCache(): void {
+    this.epoch++
+    this.cache.clear()
+  }
+
   close(): void {
     this.unsubscribe()
     this.cache.clear()

@@ -21,6 +21,18 @@ export class InstanceDirectory {
    * `open` turns a stored record into the data path's form (sealed secrets opened), once per
    * change rather than once per connection.
    */
+  /** Reads every instance again (after change notifications may have been missed). */
+  async reload(store: Store): Promise<void> {
+    const records = await store.list('instances', GLOBAL_SCOPE)
+    const seen = new Set(records.map((r) => r.id))
+    for (const record of records) {
+      this.apply({ collection: 'instances', scope: GLOBAL_SCOPE, id: record.id, op: 'put', record })
+    }
+    for (const gone of [...this.byId.values()].filter((r) => !seen.has(r.id))) {
+      this.apply({ collection: 'instances', scope: GLOBAL_SCOPE, id: gone.id, op: 'delete', record: gone })
+    }
+  }
+
   static async load(store: Store, open: (record: InstanceRecord) => InstanceRecord = (r) => r, logger?: Pick<Logger, 'error'>): Promise<InstanceDirectory> {
     const dir = new InstanceDirectory(open, logger)
     // Subscribe before listing so that a change racing the initial load is not lost.

@@ -46,6 +46,22 @@ export class RevocationWatcher {
     }
   }
 
+  /**
+   * Every live session checked again against the current records, the tunnel rule and the
+   * blacklist: after change notifications may have been missed, a kick that should have happened
+   * happens now.
+   */
+  async recheckAll(instanceOf: (id: string) => InstanceRecord | undefined, blacklist: BlacklistIndex): Promise<void> {
+    const now = Date.now()
+    for (const view of this.sessions.list()) {
+      const instance = instanceOf(view.instanceId)
+      if (instance === undefined) this.sessions.kick(view.connId, 'ADMIN_KICK')
+      else if (!tunnelAdmits(instance, view.vpcId)) this.sessions.kick(view.connId, 'TUNNEL_POLICY_CHANGED')
+      else if (blacklist.match(subjectOf(view), now) !== undefined) this.sessions.kick(view.connId, 'BLACKLISTED')
+      else await this.recheck(view)
+    }
+  }
+
   /** A blacklist entry was added or changed: close the live sessions it now matches. */
   blacklisted(record: BlacklistRecord): void {
     const index = BlacklistIndex.build([record])

@@ -35,6 +35,11 @@ export class TrustIndexCache {
     this.entries.delete(instanceId)
   }
 
+  /** Drops every index (after change notifications may have been missed). */
+  clear(): void {
+    for (const id of [...this.entries.keys()]) this.invalidate(id)
+  }
+
   close(): void {
     this.unsubscribe()
   }

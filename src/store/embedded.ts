@@ -167,6 +167,11 @@ export class EmbeddedStore implements Store {
     this.broadcasts.emit({ topic, payload: copyIn(payload), origin: this.processId })
   }
 
+  /** One process owns the data directory and sees every write: nothing is ever missed. */
+  onResync(_listener: () => void): () => void {
+    return () => undefined
+  }
+
   onBroadcast(listener: (message: BroadcastMessage) => void): () => void {
     return this.broadcasts.add(listener)
   }

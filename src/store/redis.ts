@@ -54,6 +54,7 @@ export class RedisStore implements Store {
   private readonly keys: RedisKeys
   private readonly changes: ListenerSet<ChangeEvent>
   private readonly broadcasts: ListenerSet<BroadcastMessage>
+  private readonly resyncs: ListenerSet<undefined>
 
   private constructor(
     private readonly client: Redis,
@@ -65,13 +66,17 @@ export class RedisStore implements Store {
     this.keys = redisKeys(keyPrefix)
     this.changes = new ListenerSet('change', logger)
     this.broadcasts = new ListenerSet('broadcast', logger)
+    this.resyncs = new ListenerSet('resync', logger)
     // Without an 'error' listener ioredis reports connection errors itself; route them to our log.
     client.on('error', (err: unknown) => logger.warn({ err }, 'redis store connection error'))
     subscriber.on('error', (err: unknown) => logger.warn({ err }, 'redis store subscriber error'))
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message))
     let connectedOnce = false
     subscriber.on('ready', () => {
-      if (connectedOnce) logger.warn({}, 'redis store subscriber reconnected; changes made meanwhile were not seen')
+      if (connectedOnce) {
+        logger.warn({}, 'redis store subscriber reconnected; caches reload to catch changes made meanwhile')
+        this.resyncs.emit(undefined)
+      }
       connectedOnce = true
     })
   }
@@ -208,6 +213,10 @@ export class RedisStore implements Store {
 
   onBroadcast(listener: (message: BroadcastMessage) => void): () => void {
     return this.broadcasts.add(listener)
+  }
+
+  onResync(listener: () => void): () => void {
+    return this.resyncs.add(listener)
   }
 
   async ping(): Promise<boolean> {

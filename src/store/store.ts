@@ -66,6 +66,11 @@ export interface Store {
   onChange(listener: (event: ChangeEvent) => void): () => void
   broadcast(topic: string, payload: Record<string, unknown>): Promise<void>
   onBroadcast(listener: (message: BroadcastMessage) => void): () => void
+  /**
+   * Called when change notifications may have been missed (redis: the subscriber connection was
+   * lost and is back); whoever caches records should reload them. The embedded store never calls it.
+   */
+  onResync(listener: () => void): () => void
   /** True when the backing store answers. */
   ping(): Promise<boolean>
   close(): Promise<void>

@@ -79,7 +79,7 @@ async function closedPort(): Promise<number> {
 }
 
 /** A TCP relay to Redis that the test can cut, to take Redis away from a connected store. */
-async function relayToRedis(): Promise<{ port: number; cut: () => Promise<void> }> {
+async function relayToRedis(): Promise<{ port: number; cut: () => Promise<void>; drop: () => void }> {
   const sockets = new Set<Socket>()
   const server: Server = createServer((client) => {
     const upstream = connect(REDIS_PORT, '127.0.0.1')
@@ -97,7 +97,11 @@ async function relayToRedis(): Promise<{ port: number; cut: () => Promise<void> 
     for (const socket of sockets) socket.destroy()
     await closed
   }
-  return { port, cut }
+  /** Breaks every open connection but keeps accepting new ones: a network blip. */
+  const drop = (): void => {
+    for (const socket of sockets) socket.destroy()
+  }
+  return { port, cut, drop }
 }
 
 t.test('redis store', async (t) => {
@@ -149,6 +153,18 @@ t.test('redis store', async (t) => {
     await t.rejects(store.withLock('l', async () => undefined), { code: 'STORE_UNAVAILABLE' })
     t.equal(await store.ping(), false)
     t.ok(Date.now() - started < 3_000, `calls gave up after ${Date.now() - started} ms`)
+  })
+
+  t.test('redis store tells its users to resync after its subscriber reconnects', async (t) => {
+    const relay = await relayToRedis()
+    const keyPrefix = `${RUN_PREFIX}resync:`
+    const store = await RedisStore.open({ url: `redis://127.0.0.1:${relay.port}`, keyPrefix })
+    t.teardown(async () => { await store.close(); await relay.cut(); await deleteKeysUnder(keyPrefix) })
+    const resynced = new Promise<void>((resolve) => store.onResync(() => resolve()))
+    relay.drop()
+    await resynced
+    t.pass('onResync fired once the subscriber was back')
+    t.equal(await store.ping(), true, 'and the store answers again')
   })
 
   t.test('openStore opens the redis store from config', async (t) => {

@@ -6,7 +6,6 @@ Gateway
   dev-pki [DIR]                         write a demo PKI (client CA, device and server certificates), default ./certs
   derive-credentials --instance ID --access-key AK --secret SK [--static --timestamp MS] [--security-token T]
                                         print an AMQP userName/password (offline; dynamic logins use the current time)
-  audit verify FILE [--partial]         check the hash chain of a JSON-lines audit file (exit 1 when broken)
 
 Instances
   instance create --id ID --protocol mqtt|amqp [--hostname NAME]... [--backend-kind tcp|embedded]
@@ -49,6 +48,13 @@ Blacklist (refuses new connections and closes matching live ones)
   blacklist list [--instance ID] [--kind K] [--include-expired]
   blacklist show ID
   blacklist remove ID
+
+Audit
+  audit query [--since ISO] [--until ISO] [--type T|PREFIX*] [--instance ID] [--limit N]
+                                        recorded events, oldest first (at most 1000; default 100)
+  audit tail [--since ISO] [--type T|PREFIX*] [--instance ID] [--limit N] [--count N]
+                                        follow new events live, one JSON line each, until Ctrl-C
+  audit verify FILE [--partial]         check the hash chains of a JSON-lines audit file (exit 1 when broken)
 
 Admin commands sign their calls. Endpoint and key: PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID,
 PORTCULLIS_ACCESS_KEY_SECRET; else the local config (-c FILE, or ./portcullis.yaml) and the root
