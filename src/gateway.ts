@@ -109,6 +109,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const revocation = new RevocationWatcher(store, sessions)
     cleanups.push(() => revocation.close())
     const blacklistService = new BlacklistService(store)
+    // Expired entries already stop applying when matched; this only keeps the list short.
+    const purge = setInterval(() => {
+      blacklistService.purgeExpired().catch((err: unknown) => logger.warn({ err: String(err) }, 'blacklist purge failed'))
+    }, 3_600_000)
+    purge.unref()
+    cleanups.push(() => clearInterval(purge))
     const blacklist = await BlacklistCache.load(store, (entry) => revocation.blacklisted(entry))
     cleanups.push(() => blacklist.close())
     cleanups.push(store.onResync(() => {

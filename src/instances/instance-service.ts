@@ -240,6 +240,11 @@ export class InstanceService {
         await this.store.delete(collection, instanceId, idOf(record))
       }
     }
+    // Blacklist entries live in the global scope; those scoped to this instance go with it, so
+    // that a later instance of the same id does not inherit them.
+    for (const entry of await this.store.list('blacklist', GLOBAL_SCOPE)) {
+      if (entry.instanceId === instanceId) await this.store.delete('blacklist', GLOBAL_SCOPE, entry.id)
+    }
   }
 }
 
