@@ -23,7 +23,6 @@ const streamQuery = z.strictObject({ since: z.string().min(1).optional(), ...fil
  * and one signature opens one stream (the nonce is spent; a reconnecting client signs again).
  */
 export function auditRoutes(ctx: AdminContext): FastifyPluginAsync {
-  const sseOptions = { ...DEFAULT_SSE_OPTIONS, ...ctx.auditStream }
   const open = new Set<SseStream>()
   let localQuery: AuditQuery | undefined
   const source = (): AuditQuery => {
@@ -46,7 +45,7 @@ export function auditRoutes(ctx: AdminContext): FastifyPluginAsync {
 
     app.get('/audit/stream', async (req, reply) => {
       const filter = parseQuery(streamQuery, req)
-      const stream = new SseStream(reply.raw, sseOptions)
+      const stream = new SseStream(reply.raw, { ...DEFAULT_SSE_OPTIONS, ...ctx.auditStream })
       // Subscribing (and reading the history) happens before the reply is taken over, so that a
       // failure still answers as JSON with its status; events that arrive meanwhile are held.
       const stop = await followAudit(source(), filter, (event) => stream.send(event.id, JSON.stringify(event)))
