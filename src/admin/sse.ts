@@ -39,7 +39,9 @@ export class SseStream {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // One stream per connection: when it ends (client gone, shutdown) the socket goes with it
+      // instead of idling in keep-alive and holding server.close() until the client drops it.
+      connection: 'close',
       // nginx buffers responses by default, which would hold events back.
       'x-accel-buffering': 'no',
     })

@@ -96,6 +96,7 @@ const limits = z.strictObject({
 export const configSchema = z.strictObject({
   listeners: z.array(listener).default([
     { name: 'mqtts', protocol: 'mqtt', host: '0.0.0.0', port: 8883, tls: true, proxyProtocol: { mode: 'off', trustedCidrs: [] } },
+    { name: 'amqps', protocol: 'amqp', host: '0.0.0.0', port: 5671, tls: true, proxyProtocol: { mode: 'off', trustedCidrs: [] } },
   ]),
   admin: z.strictObject({
     host: z.string().default('127.0.0.1'),
