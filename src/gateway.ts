@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './observability/logger'
 import { Metrics } from './observability/metrics'
 import { AuditLog } from './audit/audit-log'
 import { createAuditSinks } from './audit/sinks'
+import { createAuditQuery } from './audit/query'
 import { chainResolvers, loadOrCreateRootKey, rootKeyResolver, type RootAccessKey } from './admin/root-key'
 import { loadMasterKey } from './auth/master-key'
 import { AccessKeyService } from './auth/access-keys'
@@ -23,6 +24,7 @@ import { DeviceRegistry } from './ca/device-registry'
 import { InstanceDirectory } from './proxy/instance-directory'
 import { TlsContexts } from './proxy/tls-contexts'
 import { TrustIndexCache } from './proxy/trust-cache'
+import { DeviceCache } from './proxy/device-cache'
 import { SessionRegistry } from './proxy/session-registry'
 import { RevocationWatcher } from './proxy/revocation'
 import { ClusterSessions } from './proxy/cluster-sessions'
@@ -33,6 +35,7 @@ import { BlacklistCache } from './proxy/blacklist-cache'
 import { BlacklistService } from './blacklist/blacklist-service'
 import { AddressSet, NetworkMap } from './tunnel/cidr'
 import { loadDefaultKeyPair, watchDefaultKeyPair } from './tls/default-certificate'
+import { ticketKeysFor, untilNextEpoch } from './tls/ticket-keys'
 import { setUpDemo, type DemoInfo } from './demo'
 import { watchCaGauge } from './observability/ca-gauge'
 
@@ -69,8 +72,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(() => store.close())
     const dataDir = config.store.dataDir
     const sinks = await createAuditSinks(config.audit.sinks, config.store.kind === 'redis' ? { redisUrl: config.store.url } : {})
-    const audit = new AuditLog({ sinks, metrics, logger, recentSize: config.audit.recentEvents })
+    // Each process is its own hash chain; with several writing one stream, `chain` tells them apart.
+    const audit = new AuditLog({ sinks, metrics, logger, recentSize: config.audit.recentEvents, chainId: processId })
     cleanups.push(() => audit.close())
+    const auditQuery = createAuditQuery({
+      audit, sinks: config.audit.sinks, logger,
+      ...(config.store.kind === 'redis' ? { redisUrl: config.store.url } : {}),
+    })
+    cleanups.push(() => auditQuery.close())
 
     const rootAccessKey = await loadOrCreateRootKey({ dataDir, secrets })
     const keyring = await loadMasterKey({ ...masterKeyOptions(secrets), dataDir })
@@ -98,11 +107,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const directory = await InstanceDirectory.load(store, (record) => openInstanceSecrets(record, keyring), logger)
     cleanups.push(() => directory.close())
-    const tlsContexts = new TlsContexts(await loadDefaultKeyPair(config, logger), directory)
+    const tlsContexts = new TlsContexts(await loadDefaultKeyPair(config, logger), directory, () => ticketKeysFor(keyring.current.key, Date.now()))
+    tlsContexts.scheduleTicketRotation(() => untilNextEpoch(Date.now()))
     cleanups.push(() => tlsContexts.close())
     cleanups.push(watchDefaultKeyPair(config, logger, (pair) => tlsContexts.replaceDefault(pair)))
     const trust = new TrustIndexCache(store)
     cleanups.push(() => trust.close())
+    const deviceCache = new DeviceCache(store)
+    cleanups.push(() => deviceCache.close())
     const sessions = new SessionRegistry()
     const clusterSessions = new ClusterSessions(store, sessions, processId)
     cleanups.push(() => clusterSessions.close())
@@ -122,6 +134,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       // check every live session against what is true now.
       accessKeys.dropCache()
       trust.clear()
+      deviceCache.clear()
       Promise.all([directory.reload(store), blacklist.reload()])
         .then(() => revocation.recheckAll((id) => directory.get(id), blacklist.current()))
         .catch((err: unknown) => logger.error({ err: String(err) }, 'resync after a store reconnect failed'))
@@ -143,7 +156,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const admin = createAdminServer({
       store, instances, cas, devices, codes, audit, metrics, logger,
       sessions: clusterSessions,
-      accessKeys, staticAccounts, tokens, blacklist: blacklistService,
+      accessKeys, staticAccounts, tokens, blacklist: blacklistService, auditQuery,
       // A disabled key's signed request gets a clear 403 ACCESS_KEY_INACTIVE (an unknown one 401).
       keyResolver: chainResolvers(rootKeyResolver(rootAccessKey), (id) => accessKeys.secretOf(id)),
       limits: config.limits,
@@ -154,7 +167,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const adminUrl = `http://${formatHost(adminAddress.address)}:${adminAddress.port}`
 
     const deps: PipelineDeps = {
-      config, processId, store, directory, tlsContexts, trust, devices, amqpAuth, sessions, revocation,
+      config, processId, store, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, revocation,
       audit, metrics, logger, embeddedBrokers, blacklist, networks,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
     }

@@ -31,6 +31,8 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
     bodyLimit: ctx.limits.maxAdminBodyBytes,
+    // A stop must not wait on idle keep-alive sockets of admin clients.
+    forceCloseConnections: true,
   })
 
   app.removeAllContentTypeParsers()

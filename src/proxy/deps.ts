@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
 import type { Store } from '../store/store'
 import type { DeviceRegistry } from '../ca/device-registry'
+import type { DeviceCache } from './device-cache'
 import type { AmqpAuthenticator } from '../auth/authenticate'
 import type { AuditLog } from '../audit/audit-log'
 import type { Metrics } from '../observability/metrics'
@@ -23,6 +24,7 @@ export interface PipelineDeps {
   readonly tlsContexts: TlsContexts
   readonly trust: TrustIndexCache
   readonly devices: Pick<DeviceRegistry, 'recordFirstSeen'>
+  readonly deviceCache: Pick<DeviceCache, 'get'>
   readonly amqpAuth: Pick<AmqpAuthenticator, 'authenticate'>
   readonly sessions: SessionRegistry
   readonly blacklist: Pick<BlacklistCache, 'current'>

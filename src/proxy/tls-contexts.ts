@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import type { InstanceRecord } from '../store/records'
 import type { InstanceDirectory } from './instance-directory'
@@ -15,13 +16,27 @@ export interface KeyPair {
  * replaced without a restart.
  */
 export class TlsContexts {
+  private defaultPair: KeyPair
   private defaultContext: SecureContext
   private readonly perInstance = new Map<string, SecureContext>()
   private readonly unsubscribe: () => void
+  private rotation: NodeJS.Timeout | undefined
 
-  constructor(defaultPair: KeyPair, directory: InstanceDirectory) {
-    this.defaultContext = build(defaultPair)
+  /** `ticketKeys` answers the session ticket keys in force now (see tls/ticket-keys.ts). */
+  constructor(defaultPair: KeyPair, directory: InstanceDirectory, private readonly ticketKeys: () => Buffer) {
+    this.defaultPair = defaultPair
+    this.defaultContext = this.build(defaultPair, 'default')
     this.unsubscribe = directory.onChange((id) => this.perInstance.delete(id))
+  }
+
+  /** Rebuilds every context with the ticket keys in force now; `delay` says when to do it next. */
+  scheduleTicketRotation(delay: () => number): void {
+    this.rotation = setTimeout(() => {
+      this.defaultContext = this.build(this.defaultPair, 'default')
+      this.perInstance.clear()
+      this.scheduleTicketRotation(delay)
+    }, delay())
+    this.rotation.unref()
   }
 
   get default(): SecureContext {
@@ -29,15 +44,22 @@ export class TlsContexts {
   }
 
   replaceDefault(pair: KeyPair): void {
-    this.defaultContext = build(pair)
+    this.defaultPair = pair
+    this.defaultContext = this.build(pair, 'default')
+    this.perInstance.clear()
   }
 
+  /**
+   * Every instance gets a context of its own, with its own session id context, even when it
+   * serves the default certificate: a session established for one tenant must never resume on
+   * another (OpenSSL refuses a ticket whose session id context differs).
+   */
   forInstance(instance: InstanceRecord): SecureContext {
-    const own = instance.serverCertificate
-    if (own === undefined) return this.defaultContext
     let ctx = this.perInstance.get(instance.id)
     if (ctx === undefined) {
-      ctx = build({ cert: own.certificate, key: own.privateKey })
+      const own = instance.serverCertificate
+      const pair = own === undefined ? this.defaultPair : { cert: own.certificate, key: own.privateKey }
+      ctx = this.build(pair, `instance:${instance.id}`)
       this.perInstance.set(instance.id, ctx)
     }
     return ctx
@@ -45,9 +67,21 @@ export class TlsContexts {
 
   close(): void {
     this.unsubscribe()
+    if (this.rotation !== undefined) clearTimeout(this.rotation)
+  }
+
+  private build(pair: KeyPair, scope: string): SecureContext {
+    return createSecureContext({
+      cert: pair.cert,
+      key: pair.key,
+      minVersion: 'TLSv1.2',
+      ticketKeys: this.ticketKeys(),
+      sessionTimeout: SESSION_TIMEOUT_S,
+      // Needed for resumption when client certificates are requested; at most 32 bytes.
+      sessionIdContext: createHash('sha256').update(`portcullis ${scope}`).digest('hex').slice(0, 32),
+    })
   }
 }
 
-function build(pair: KeyPair): SecureContext {
-  return createSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' })
-}
+/** How long a resumed session may be resumed from its ticket (seconds), within one key epoch. */
+const SESSION_TIMEOUT_S = 3600

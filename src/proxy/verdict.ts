@@ -10,10 +10,12 @@ export type Verdict =
   /** Refuse: send `reply` (a CONNACK, an AMQP Connection.Close…) if any, then close. */
   | { kind: 'reject'; reason: RefusalReason; detail?: string; reply?: Buffer }
 
+export type Rejection = Extract<Verdict, { kind: 'reject' }>
+
 export const CONTINUE: Verdict = Object.freeze({ kind: 'continue' })
 
-export function reject(reason: RefusalReason, detail?: string, reply?: Buffer): Verdict {
-  const verdict: { kind: 'reject'; reason: RefusalReason; detail?: string; reply?: Buffer } = { kind: 'reject', reason }
+export function reject(reason: RefusalReason, detail?: string, reply?: Buffer): Rejection {
+  const verdict: Rejection = { kind: 'reject', reason }
   if (detail !== undefined) verdict.detail = detail
   if (reply !== undefined) verdict.reply = reply
   return verdict

@@ -23,6 +23,8 @@ export interface TestGatewayOptions {
   /** Redis store with this key prefix instead of the embedded store. */
   redisPrefix?: string
   handshakeTimeoutMs?: number
+  /** Master key (Base64 of 32 bytes) instead of one generated in the data directory. */
+  masterKey?: string
 }
 
 export interface TestGateway {
@@ -59,7 +61,7 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions = {}
     ...options.config,
   })
   const gateway = await startGateway(config, {
-    secrets: { requireServices: false },
+    secrets: { requireServices: false, ...(options.masterKey !== undefined ? { masterKey: options.masterKey } : {}) },
     logger: pino({ level: 'silent' }),
   })
   const recorded: AuditEvent[] = [...gateway.audit.recent({ limit: 10_000 })]

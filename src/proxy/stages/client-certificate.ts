@@ -2,23 +2,39 @@ import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
 import { CONTINUE, reject, type Verdict } from '../verdict'
 import { checkClientChain, presentedChain } from '../../ca/chain'
+import { cachedVerdict, remember } from '../verified-chains'
 
 /**
  * Verifies the client certificate chain against the instance's registered CAs (roots and
  * intermediates, DESIGN §1). The trust index is built once per instance and rebuilt when one of
- * its CAs changes, so this costs a few signature checks per handshake and no store round trip.
+ * its CAs changes; a chain verified once is remembered against that index, so a reconnecting
+ * device costs a lookup, a new one a few signature checks, and neither a store round trip.
  */
 export async function clientCertificate(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
   const instance = conn.instance
   if (instance === undefined) return reject('UNKNOWN_INSTANCE', 'no SNI and no default instance')
   const tls = conn.tls
   if (tls === undefined) return reject('CLIENT_CERT_MISSING', 'listener without TLS cannot authenticate devices')
-  const chain = presentedChain(tls.getPeerCertificate(true))
-  if (chain.length === 0) return reject('CLIENT_CERT_MISSING')
+  const leaf = tls.getPeerX509Certificate()
+  if (leaf === undefined) return reject('CLIENT_CERT_MISSING')
   const index = await deps.trust.forInstance(instance.id)
-  const result = checkClientChain(chain, index, new Date())
+  const now = Date.now()
+  const known = cachedVerdict(index, leaf, now)
+  if (known !== undefined) {
+    conn.peerChain = [leaf]
+    conn.ca = known
+    return CONTINUE
+  }
+  // Most devices are issued directly by a registered CA: try the leaf alone before asking for
+  // the whole presented chain, which makes Node build an object per certificate.
+  let result = checkClientChain([leaf], index, new Date(now))
+  if (!result.ok && result.reason === 'CLIENT_CERT_UNTRUSTED') {
+    const chain = presentedChain(tls.getPeerCertificate(true))
+    if (chain.length > 1) result = checkClientChain(chain, index, new Date(now))
+  }
   if (!result.ok) return reject(result.reason)
-  conn.peerChain = chain
+  remember(index, result)
+  conn.peerChain = [result.leaf, ...result.intermediates]
   conn.ca = result.ca
   return CONTINUE
 }

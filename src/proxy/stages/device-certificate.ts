@@ -16,11 +16,12 @@ export async function deviceCertificate(conn: Connection, deps: PipelineDeps): P
   if (instance === undefined || leaf === undefined || ca === undefined) {
     return reject('CLIENT_CERT_UNTRUSTED', 'device check without a verified chain')
   }
-  const parsed = inspectCertificate(leaf)
-  let device = await deps.store.get('devices', instance.id, parsed.id)
+  // The device id is the lowercase hex SHA-256 of the DER, which OpenSSL has already computed.
+  const deviceId = leaf.fingerprint256.replace(/:/g, '').toLowerCase()
+  let device = await deps.deviceCache.get(instance.id, deviceId)
   if (device === undefined) {
     if (!instance.options.autoRegisterDevices) return reject('CLIENT_CERT_UNTRUSTED', 'device certificate not registered')
-    const first = await deps.devices.recordFirstSeen(instance.id, ca.id, parsed, instance.options.newDeviceStatus)
+    const first = await deps.devices.recordFirstSeen(instance.id, ca.id, inspectCertificate(leaf), instance.options.newDeviceStatus)
     device = first.record
     if (first.created) {
       deps.audit.record({

@@ -1,7 +1,7 @@
 import { TLSSocket, type SecureContext } from 'node:tls'
 import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
-import { CONTINUE, reject, type Verdict } from '../verdict'
+import { CONTINUE, reject, type Rejection, type Verdict } from '../verdict'
 import type { InstanceRecord } from '../../store/records'
 import { tunnelAdmits } from '../../policy/tunnel'
 
@@ -19,29 +19,20 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     if (instance !== undefined) conn.instance = instance
     return CONTINUE
   }
-  let unknownSni: string | undefined
-  let tunnelDenied: string | undefined
+  let refusal: Rejection | undefined
   const socket = new TLSSocket(conn.socket, {
     isServer: true,
     secureContext: deps.tlsContexts.default,
     requestCert: conn.listener.protocol === 'mqtt',
     rejectUnauthorized: false,
     SNICallback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => {
-      const instance = deps.directory.findByHostname(servername)
-      if (instance === undefined || instance.protocol !== conn.listener.protocol) {
-        unknownSni = servername
-        done(new Error('unknown server name'))
+      const verdict = chooseInstance(conn, deps, servername)
+      if (verdict !== undefined) {
+        refusal = verdict
+        done(new Error(verdict.reason))
         return
       }
-      conn.sni = servername
-      conn.instance = instance
-      if (!tunnelAdmits(instance, conn.source.vpcId)) {
-        // Single Tunnel: refused before the handshake completes, as early as the instance is known.
-        tunnelDenied = instance.id
-        done(new Error('tunnel denied'))
-        return
-      }
-      done(null, deps.tlsContexts.forInstance(instance))
+      done(null, deps.tlsContexts.forInstance(conn.instance as InstanceRecord))
     },
   })
   conn.tls = socket
@@ -63,9 +54,15 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     conn.signal.addEventListener('abort', onAbort, { once: true })
   })
   if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
-  if (tunnelDenied !== undefined) return reject('TUNNEL_DENIED', `instance ${tunnelDenied} is Single Tunnel; connection from ${conn.source.vpcId ?? 'a public network'}`)
-  if (unknownSni !== undefined) return reject('UNKNOWN_INSTANCE', `no ${conn.listener.protocol} instance serves ${JSON.stringify(unknownSni.slice(0, 253))}`)
+  if (refusal !== undefined) return refusal
   if (outcome === 'failed') return reject('TLS_HANDSHAKE_FAILED')
+  // A resumed session skips the certificate callback, where Node runs SNICallback: the name the
+  // client sent is read here instead, with the same checks.
+  const servername = socket.servername
+  if (conn.sni === undefined && typeof servername === 'string' && servername !== '') {
+    const verdict = chooseInstance(conn, deps, servername)
+    if (verdict !== undefined) return verdict
+  }
   // Keep the socket quiet until a protocol stage asks for bytes.
   socket.pause()
   if (conn.instance === undefined) {
@@ -73,6 +70,21 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     if (instance !== undefined) conn.instance = instance
   }
   return CONTINUE
+}
+
+/** Sets the connection's instance from the SNI; answers a refusal when none may serve it. */
+function chooseInstance(conn: Connection, deps: PipelineDeps, servername: string): Rejection | undefined {
+  const instance = deps.directory.findByHostname(servername)
+  if (instance === undefined || instance.protocol !== conn.listener.protocol) {
+    return reject('UNKNOWN_INSTANCE', `no ${conn.listener.protocol} instance serves ${JSON.stringify(servername.slice(0, 253))}`)
+  }
+  conn.sni = servername
+  conn.instance = instance
+  // Single Tunnel: refused before the handshake completes, as early as the instance is known.
+  if (!tunnelAdmits(instance, conn.source.vpcId)) {
+    return reject('TUNNEL_DENIED', `instance ${instance.id} is Single Tunnel; connection from ${conn.source.vpcId ?? 'a public network'}`)
+  }
+  return undefined
 }
 
 function instanceWithoutSni(conn: Connection, deps: PipelineDeps): InstanceRecord | undefined {

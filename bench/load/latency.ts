@@ -1,0 +1,43 @@
+import { MqttSession } from './mqtt-session'
+import { ConnectTemplate, encodePublish } from './mqtt-wire'
+import { percentile } from './stats'
+import type { Target } from './target'
+
+/**
+ * QoS0 round trip at a fixed low rate (issue 5 §2): one publisher and one subscriber through the
+ * endpoint, in this one process, so both ends read the same clock. Each payload carries its send
+ * time (performance.now(), float64 in the last eight octets). Sends are scheduled on absolute
+ * times so that a late timer does not lower the rate.
+ */
+export interface LatencyResult {
+  sent: number
+  received: number
+  p50Ms?: number
+  p99Ms?: number
+}
+
+export async function roundTrip(a: { target: Target; topic: string; rate: number; durationMs: number; payloadBytes: number }): Promise<LatencyResult> {
+  const samples: number[] = []
+  const sub = await MqttSession.open(a.target, new ConnectTemplate('blsub').encode(process.pid), {
+    onPublish: (body) => samples.push(performance.now() - body.readDoubleBE(body.length - 8)),
+  })
+  await sub.subscribe(a.topic)
+  const pub = await MqttSession.open(a.target, new ConnectTemplate('blpub').encode(process.pid))
+  const packet = encodePublish(a.topic, Buffer.alloc(Math.max(8, a.payloadBytes), 0x61))
+  const interval = 1000 / a.rate
+  const start = performance.now()
+  let sent = 0
+  while (performance.now() - start < a.durationMs) {
+    packet.writeDoubleBE(performance.now(), packet.length - 8)
+    pub.socket.write(packet)
+    sent++
+    const wait = start + sent * interval - performance.now()
+    await new Promise((r) => setTimeout(r, Math.max(0, wait)))
+  }
+  await new Promise((r) => setTimeout(r, 300))
+  sub.close()
+  pub.close()
+  const p50 = percentile(samples, 50)
+  const p99 = percentile(samples, 99)
+  return { sent, received: samples.length, ...(p50 !== undefined ? { p50Ms: p50 } : {}), ...(p99 !== undefined ? { p99Ms: p99 } : {}) }
+}

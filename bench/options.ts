@@ -1,0 +1,76 @@
+/**
+ * Bench modes (issue 5): `--quick` finishes in under two minutes on a 2-core machine; the full
+ * mode runs longer windows and 10,000 idle connections. Every window and count lives here so the
+ * docs can quote one place.
+ */
+export interface BenchOptions {
+  mode: 'quick' | 'full'
+  /** Publish window of one throughput measurement. */
+  throughputMs: number
+  /** Longest wait for the subscriber to stop receiving after the publishers stop. */
+  drainMaxMs: number
+  /** Publisher connections of the throughput runs (the issue: "several"; the goal: four). */
+  publishers: number
+  mqttPayloads: readonly number[]
+  amqpPayloads: readonly number[]
+  /** Window of one connection-rate measurement. */
+  connectMs: number
+  /** Connections in flight at once during a connection-rate run. */
+  connectConcurrency: number
+  /** Round-trip latency: messages per second and window. */
+  latencyRate: number
+  latencyMs: number
+  latencyPayload: number
+  /** Idle TLS connections held open for the memory measurement. */
+  idleConnections: number
+  /** Print the progress of each step on stderr. */
+  verbose: boolean
+}
+
+const QUICK: Omit<BenchOptions, 'verbose'> = {
+  mode: 'quick',
+  throughputMs: 1500,
+  drainMaxMs: 2000,
+  publishers: 4,
+  mqttPayloads: [64, 1024, 16 * 1024],
+  amqpPayloads: [64, 16 * 1024],
+  connectMs: 1500,
+  connectConcurrency: 8,
+  latencyRate: 200,
+  latencyMs: 1500,
+  latencyPayload: 64,
+  idleConnections: 1000,
+}
+
+const FULL: Omit<BenchOptions, 'verbose'> = {
+  ...QUICK,
+  mode: 'full',
+  throughputMs: 8000,
+  drainMaxMs: 5000,
+  amqpPayloads: [64, 1024, 16 * 1024],
+  connectMs: 6000,
+  latencyMs: 8000,
+  idleConnections: 10_000,
+}
+
+export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verbose]
+  --quick     short windows and 1,000 idle connections (under two minutes)
+  --idle N    idle TLS connections for the memory measurement (full default 10,000)
+  --verbose   progress on stderr`
+
+export function parseOptions(argv: readonly string[]): BenchOptions | { error: string } {
+  let base = FULL
+  let idle: number | undefined
+  let verbose = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--quick') base = QUICK
+    else if (arg === '--full') base = FULL
+    else if (arg === '--verbose' || arg === '-v') verbose = true
+    else if (arg === '--idle') {
+      idle = Number(argv[++i])
+      if (!Number.isInteger(idle) || idle < 1) return { error: '--idle needs a positive integer' }
+    } else return { error: `unknown argument ${arg ?? ''}` }
+  }
+  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose }
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { signRequest } from '../../src/admin/signing'
+import { createVerificationCertificate, type KeyAndCert } from '../../src/ca/pki'
+import { startPinned, type ServerProcess } from './child'
+
+const ROOT = join(__dirname, '../../..')
+
+export const MQTT_INSTANCE = 'bench-mqtt'
+export const AMQP_INSTANCE = 'bench-amqp'
+export const MQTT_HOSTNAME = 'mqtt.bench.local'
+export const AMQP_HOSTNAME = 'amqp.bench.local'
+
+export interface Portcullis extends ServerProcess {
+  mqttPort: number
+  amqpPort: number
+  /** The AccessKey AMQP clients derive their credentials from (DESIGN §1). */
+  accessKey: { accessKeyId: string; accessKeySecret: string }
+}
+
+/**
+ * Portcullis as its own process — the CLI `portcullis start` on a generated config — pinned to
+ * the server core. It is one process (config `workers: 1`), so /proc/<pid>/stat covers all of
+ * its work. Embedded store and a file audit sink in the run's directory: the bench needs no
+ * Redis and leaves nothing behind.
+ */
+export async function startPortcullis(o: {
+  dir: string
+  core: number
+  serverCertFile: string
+  serverKeyFile: string
+}): Promise<Omit<Portcullis, 'accessKey'> & { admin: AdminClient }> {
+  const config = join(o.dir, 'portcullis.yaml')
+  writeFileSync(config, stringify({
+    listeners: [
+      { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
+      { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0 },
+    ],
+    admin: { host: '127.0.0.1', port: 0 },
+    store: { kind: 'embedded', dataDir: join(o.dir, 'portcullis-data') },
+    tls: { certFile: o.serverCertFile, keyFile: o.serverKeyFile },
+    audit: { sinks: [{ kind: 'file', path: join(o.dir, 'portcullis-audit.jsonl') }] },
+    log: { level: 'warn' },
+    workers: 1,
+  }))
+  const accessKeyId = 'benchroot'
+  const accessKeySecret = randomBytes(24).toString('base64url')
+  const server = await startPinned({
+    name: 'portcullis', core: o.core, command: process.execPath,
+    args: [join(ROOT, 'bin/portcullis.js'), 'start', '-c', config],
+    cwd: o.dir,
+    env: {
+      ...process.env,
+      PORTCULLIS_ROOT_ACCESS_KEY_ID: accessKeyId,
+      PORTCULLIS_ROOT_ACCESS_KEY_SECRET: accessKeySecret,
+      PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64'),
+    },
+    ready: (out) => /admin API on \S+;/.test(out) && /listener mqtts on/.test(out) && /listener amqps on/.test(out),
+  })
+  const out = server.output()
+  const port = (name: string): number => Number(new RegExp(`listener ${name} on [\\d.]+:(\\d+)`).exec(out)?.[1])
+  const adminUrl = /admin API on (http:\/\/\S+?);/.exec(out)?.[1] ?? ''
+  return { ...server, mqttPort: port('mqtts'), amqpPort: port('amqps'), admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret) }
+}
+
+/** Signed admin API calls (DESIGN §3 "Admin API"), as the CLI and the tests make them. */
+export class AdminClient {
+  constructor(private readonly url: string, private readonly keyId: string, private readonly secret: string) {}
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? '' : JSON.stringify(body)
+    const headers = signRequest({ method, url: path, body: payload, accessKeyId: this.keyId, accessKeySecret: this.secret })
+    const res = await fetch(this.url + path, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: payload }),
+    })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`admin ${method} ${path}: HTTP ${res.status} ${text}`)
+    return (text === '' ? undefined : JSON.parse(text)) as T
+  }
+}
+
+/**
+ * The same setup an operator does: an MQTT instance in front of the bench Mosquitto with the
+ * client CA registered (registration code → verification certificate → upload), an AMQP instance
+ * in front of RabbitMQ with the broker credentials, and an AccessKey for the AMQP clients.
+ */
+export async function configurePortcullis(admin: AdminClient, o: {
+  mqttBackendPort: number
+  amqp: { port: number; username: string; password: string }
+  clientCa: KeyAndCert
+}): Promise<Portcullis['accessKey']> {
+  await admin.call('POST', '/v1/instances', {
+    id: MQTT_INSTANCE, protocol: 'mqtt', hostnames: [MQTT_HOSTNAME],
+    backend: { kind: 'tcp', host: '127.0.0.1', port: o.mqttBackendPort },
+  })
+  const { registrationCode } = await admin.call<{ registrationCode: string }>('POST', `/v1/instances/${MQTT_INSTANCE}/registration-code`)
+  const verification = await createVerificationCertificate({ registrationCode, ca: o.clientCa })
+  await admin.call('POST', `/v1/instances/${MQTT_INSTANCE}/cas`, { caCertificate: o.clientCa.cert, verificationCertificate: verification.cert })
+  await admin.call('POST', '/v1/instances', {
+    id: AMQP_INSTANCE, protocol: 'amqp', hostnames: [AMQP_HOSTNAME],
+    backend: { kind: 'tcp', host: '127.0.0.1', port: o.amqp.port, username: o.amqp.username, password: o.amqp.password },
+  })
+  return admin.call<Portcullis['accessKey']>('POST', '/v1/access-keys', { description: 'bench' })
+}
