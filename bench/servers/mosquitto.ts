@@ -10,7 +10,7 @@ export interface Broker extends ServerProcess {
  * The bench's own Mosquitto, pinned to the server core, so that every endpoint talks to one
  * isolated broker (the system service on 1883 is shared and unpinned). Defaults are kept
  * (max_queued_messages 1000, …): the QoS0 loss a slow subscriber causes is part of what is
- * compared. Connection messages are off so that the connection-rate runs do not measure logging.
+ * compared. TCP_NODELAY is on, as HAProxy and Node set it. Connection messages are off so that the connection-rate runs do not measure logging.
  */
 export async function startMosquitto(dir: string, core: number): Promise<Broker> {
   const port = await freePort()
@@ -24,6 +24,8 @@ export async function startMosquitto(dir: string, core: number): Promise<Broker>
     'log_type error',
     'log_type warning',
     'max_connections -1',
+    // Without it Mosquitto's Nagle + the client's delayed ACK add tens of ms to a round trip.
+    'set_tcp_nodelay true',
     '',
   ].join('\n'))
   const server = await startPinned({

@@ -25,6 +25,8 @@ export interface GatewayProcessOptions {
   certsDir: string
   redisPrefix: string
   env: Record<string, string>
+  /** Config keys merged over the defaults here (e.g. `workers`). */
+  config?: Record<string, unknown>
 }
 
 export async function startGatewayProcess(o: GatewayProcessOptions): Promise<GatewayProcess> {
@@ -41,6 +43,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     tls: { devCertsDir: o.certsDir },
     audit: { sinks: [{ kind: 'file', path: join(o.dir, `${o.name}-audit.jsonl`) }] },
     log: { level: 'warn' },
+    ...o.config,
   }))
   const child = spawn(process.execPath, [join(ROOT, 'bin/portcullis.js'), 'start', '-c', configFile], {
     cwd: o.dir, env: { ...process.env, ...o.env }, stdio: ['ignore', 'ignore', 'pipe'],
@@ -60,7 +63,10 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     })
     child.once('exit', (code) => reject(new Error(`${o.name} exited with ${code}:\n${stderr}`)))
   })
-  const { adminUrl, ports } = await ready
+  const { adminUrl, ports } = await ready.catch((err: unknown) => {
+    child.kill('SIGKILL')
+    throw err
+  })
   const keyId = o.env.PORTCULLIS_ROOT_ACCESS_KEY_ID as string
   const secret = o.env.PORTCULLIS_ROOT_ACCESS_KEY_SECRET as string
   return {

@@ -92,3 +92,34 @@ t.test('two gateway processes on one Redis act as one gateway', async (t) => {
     await closed(client, 1000)
   })
 })
+
+t.test('workers: 2 share the listeners, and a change reaches every worker', async (t) => {
+  if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883))) return
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'))
+  const certsDir = join(dir, 'certs')
+  await writeDevPki(certsDir)
+  const redisPrefix = `portcullis-test:${unique('workers')}:`
+  const env = {
+    PORTCULLIS_ROOT_ACCESS_KEY_ID: 'PCROOTWORKERSTEST',
+    PORTCULLIS_ROOT_ACCESS_KEY_SECRET: randomBytes(24).toString('base64url'),
+  }
+  const gw = await startGatewayProcess({ name: 'w', dir, certsDir, redisPrefix, env, config: { workers: 2 } })
+  t.teardown(async () => {
+    await gw.stop()
+    const redis = new Redis('redis://127.0.0.1:6379')
+    const keys = await redis.keys(`${redisPrefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const fx = await mqttFixture(view(gw, gw, certsDir))
+  const device = await fx.device('many-sessions')
+  const clients = await Promise.all(Array.from({ length: 16 }, () => fx.connect(device)))
+  const list = (await gw.admin('GET', `/v1/connections?instanceId=${fx.instanceId}`)).body.items as Array<{ processId: string }>
+  t.equal(list.length, 16, 'every session is listed, whichever worker holds it')
+  t.comment(`sessions spread over ${new Set(list.map((s) => s.processId)).size} worker(s) by the kernel`)
+  const devices = (await gw.admin('GET', `/v1/instances/${fx.instanceId}/devices`)).body.items
+  t.equal((await gw.admin('POST', `/v1/instances/${fx.instanceId}/devices/${devices[0].id}/revoke`)).status, 200)
+  await Promise.all(clients.map((c) => closed(c, 1000)))
+  t.pass('all 16 sessions closed within 1 s of the revocation')
+})

