@@ -51,6 +51,18 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'))
   let receiver: LoadWorker | undefined
   let sender: LoadWorker | undefined
+  // Ctrl-C must not leave a pinned HAProxy, Mosquitto or gateway behind.
+  const interrupt = (signal: NodeJS.Signals): void => {
+    err(`bench: ${signal}, stopping the servers`)
+    receiver?.stop()
+    sender?.stop()
+    void Promise.all(servers.map((s) => s.stop())).finally(() => {
+      rmSync(dir, { recursive: true, force: true })
+      process.exit(130)
+    })
+  }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
   try {
     // ── preflight: say what is missing, never install it ───────────────────────────────────
     const haproxy = haproxyVersion()

@@ -35,8 +35,11 @@ export async function roundTrip(a: { target: Target; topic: string; rate: number
   start = performance.now()
   const interval = 1000 / a.rate
   let sent = 0
+  let measured = 0
   while (performance.now() - start < a.durationMs) {
-    packet.writeDoubleBE(performance.now(), packet.length - 8)
+    const now = performance.now()
+    if (now >= start + WARMUP_MS) measured++
+    packet.writeDoubleBE(now, packet.length - 8)
     pub.socket.write(packet)
     sent++
     const wait = start + sent * interval - performance.now()
@@ -47,6 +50,5 @@ export async function roundTrip(a: { target: Target; topic: string; rate: number
   pub.close()
   const p50 = percentile(samples, 50)
   const p99 = percentile(samples, 99)
-  const measured = sent - Math.ceil((WARMUP_MS * a.rate) / 1000)
   return { sent: measured, received: samples.length, ...(p50 !== undefined ? { p50Ms: p50 } : {}), ...(p99 !== undefined ? { p99Ms: p99 } : {}) }
 }

@@ -7,12 +7,14 @@ import type { ProtocolAdapter } from './adapters/adapter'
 import type { LiveSession, SessionView } from './session-registry'
 import { closeAfterReply } from './pipeline'
 import type { FrameBoundary } from './frame-boundary'
+import { pump } from './pump'
 
 /**
- * The forwarding phase. Bytes move with `pipe()` both ways: each direction pauses its reader when
- * the other side's buffer is full and resumes on 'drain', so a slow reader slows only its own
- * writer and nothing is buffered without bound. Nothing runs per chunk in JavaScript beyond the
- * copy; bytes are counted from the upstream socket's own counters when the session ends.
+ * The forwarding phase. Bytes move with `pump()` (pump.ts) both ways: each direction pauses its
+ * reader when the other side's buffer is full and resumes on 'drain', so a slow reader slows only
+ * its own writer and nothing is buffered without bound — and the two directions are independent,
+ * so a busy one never starves the other. Per chunk there is one write; bytes are counted from the
+ * upstream socket's own counters when the session ends.
  */
 export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: PipelineDeps): void {
   const upstream = conn.upstream
@@ -29,12 +31,13 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   delete conn.upstreamPreamble
   delete conn.downstreamPreamble
   delete conn.amqp?.clientProperties
-  // Registered before pipe() so that it has seen every chunk pipe() has written to the client.
+  // Registered before the pump so that it has seen every chunk the pump has written to the client.
   const boundary = adapter.frameBoundary(conn)
   if (boundary !== undefined) upstream.on('data', (chunk: Buffer) => boundary.feed(chunk))
-  client.pipe(upstream)
-  upstream.pipe(client)
+  const up = pump(client, upstream)
+  const down = pump(upstream, client)
   client.resume()
+  upstream.resume()
 
   const view: SessionView = {
     connId: conn.id,
@@ -52,8 +55,8 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
     if (ended !== undefined) return
     ended = cause
     conn.phase = { name: 'closed', reason: cause }
-    upstream.unpipe(client)
-    client.unpipe(upstream)
+    down.stop()
+    up.stop()
     if (goodbye === undefined || boundary === undefined) {
       upstream.destroy()
       client.destroy()
