@@ -25,9 +25,14 @@ export interface BenchOptions {
   idleConnections: number
   /** Print the progress of each step on stderr. */
   verbose: boolean
+  /** Measurements to run (default all): idle, throughput, connect, latency. */
+  only: readonly Measurement[]
 }
 
-const QUICK: Omit<BenchOptions, 'verbose'> = {
+export const MEASUREMENTS = ['idle', 'throughput', 'connect', 'latency'] as const
+export type Measurement = (typeof MEASUREMENTS)[number]
+
+const QUICK: Omit<BenchOptions, 'verbose' | 'only'> = {
   mode: 'quick',
   throughputMs: 1500,
   drainMaxMs: 2000,
@@ -42,7 +47,7 @@ const QUICK: Omit<BenchOptions, 'verbose'> = {
   idleConnections: 1000,
 }
 
-const FULL: Omit<BenchOptions, 'verbose'> = {
+const FULL: Omit<BenchOptions, 'verbose' | 'only'> = {
   ...QUICK,
   mode: 'full',
   throughputMs: 8000,
@@ -56,21 +61,28 @@ const FULL: Omit<BenchOptions, 'verbose'> = {
 export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verbose]
   --quick     short windows and 1,000 idle connections (under two minutes)
   --idle N    idle TLS connections for the memory measurement (full default 10,000)
+  --only LIST some of idle,throughput,connect,latency (default all)
   --verbose   progress on stderr`
 
 export function parseOptions(argv: readonly string[]): BenchOptions | { error: string } {
   let base = FULL
   let idle: number | undefined
   let verbose = false
+  let only: Measurement[] = [...MEASUREMENTS]
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--quick') base = QUICK
     else if (arg === '--full') base = FULL
     else if (arg === '--verbose' || arg === '-v') verbose = true
-    else if (arg === '--idle') {
+    else if (arg === '--only') {
+      const names = (argv[++i] ?? '').split(',')
+      const unknown = names.filter((n) => !(MEASUREMENTS as readonly string[]).includes(n))
+      if (unknown.length > 0 || names.length === 0) return { error: `--only takes ${MEASUREMENTS.join(',')}` }
+      only = names as Measurement[]
+    } else if (arg === '--idle') {
       idle = Number(argv[++i])
       if (!Number.isInteger(idle) || idle < 1) return { error: '--idle needs a positive integer' }
     } else return { error: `unknown argument ${arg ?? ''}` }
   }
-  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose }
+  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose, only }
 }

@@ -20,6 +20,7 @@ import { createBenchPki } from './pki'
 import { affinityOf } from './proc-stats'
 import { Results } from './results'
 import { CONNECT_CASES, connectRate } from './scenarios/connect'
+import type { Measurement } from './options'
 import type { BenchContext } from './scenarios/context'
 import { idleMemory } from './scenarios/idle'
 import { latency } from './scenarios/latency'
@@ -146,11 +147,14 @@ async function main(): Promise<number> {
     // ── measurements: one endpoint after the other within each, so conditions stay alike ──
     // Idle memory first, on fresh processes: after the throughput runs a proxy's heap has grown and
     // the RSS delta of new connections would hide in memory freed earlier.
-    for (const ep of endpoints) await idleMemory(ctx, ep, idle)
-    for (const size of options.mqttPayloads) for (const ep of endpoints) await throughput(ctx, 'mqtt', size, ep)
-    if (amqpUp) for (const size of options.amqpPayloads) for (const ep of endpoints) await throughput(ctx, 'amqp', size, ep)
-    for (const c of CONNECT_CASES) for (const ep of endpoints) await connectRate(ctx, c, ep)
-    for (const ep of endpoints) await latency(ctx, ep)
+    const want = (m: Measurement): boolean => options.only.includes(m)
+    if (want('idle')) for (const ep of endpoints) await idleMemory(ctx, ep, idle)
+    if (want('throughput')) {
+      for (const size of options.mqttPayloads) for (const ep of endpoints) await throughput(ctx, 'mqtt', size, ep)
+      if (amqpUp) for (const size of options.amqpPayloads) for (const ep of endpoints) await throughput(ctx, 'amqp', size, ep)
+    }
+    if (want('connect')) for (const c of CONNECT_CASES) for (const ep of endpoints) await connectRate(ctx, c, ep)
+    if (want('latency')) for (const ep of endpoints) await latency(ctx, ep)
 
     // ── report ──────────────────────────────────────────────────────────────────────────────
     const seconds = (Date.now() - started) / 1000

@@ -20,7 +20,7 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   const upstream = conn.upstream
   const instance = conn.instance
   if (upstream === undefined || instance === undefined) throw new Error('splice without upstream or instance')
-  const client = conn.client
+  const client = conn.client as Socket
   const protocol = conn.listener.protocol
   conn.phase = { name: 'forwarding', upstream }
   upstream.setNoDelay(true)
@@ -28,9 +28,6 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
 
   for (const chunk of conn.upstreamPreamble ?? []) upstream.write(chunk)
   for (const chunk of conn.downstreamPreamble ?? []) client.write(chunk)
-  delete conn.upstreamPreamble
-  delete conn.downstreamPreamble
-  delete conn.amqp?.clientProperties
   // Registered before the pump so that it has seen every chunk the pump has written to the client.
   const boundary = adapter.frameBoundary(conn)
   if (boundary !== undefined) upstream.on('data', (chunk: Buffer) => boundary.feed(chunk))
@@ -39,6 +36,9 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   client.resume()
   upstream.resume()
 
+  // What the session keeps: its identity, its audit actor and its goodbye, all small. The
+  // closures below capture these and not `conn`, so the handshake's objects (certificates, the
+  // CONNECT, frame readers, the deadline's controller) are garbage once this function returns.
   const view: SessionView = {
     connId: conn.id,
     instanceId: instance.id,
@@ -50,11 +50,21 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
     processId: deps.processId,
     ...adapter.identity(conn),
   }
+  const actor = { kind: 'client' as const, ...adapter.actor(conn) }
+  const source = conn.source
+  const farewell = adapter.farewell(conn)
+  const accepted = {
+    connId: conn.id, listener: conn.listener.name, ...sessionDetails(view),
+    ...(conn.sni !== undefined ? { sni: conn.sni } : {}),
+    ...(conn.proxiedBy !== undefined ? { proxiedBy: conn.proxiedBy.ip } : {}),
+    ...(conn.vpc !== undefined ? { vpc: `${conn.vpc.cloud}:${conn.vpc.kind}:${conn.vpc.id}` } : {}),
+  }
+  deps.metrics.handshakeSeconds.observe({ protocol }, (performance.now() - conn.acceptedAt) / 1000)
+
   let ended: KickReason | CloseCause | undefined
   const end = (cause: KickReason | CloseCause, goodbye?: Buffer): void => {
     if (ended !== undefined) return
     ended = cause
-    conn.phase = { name: 'closed', reason: cause }
     down.stop()
     up.stop()
     if (goodbye === undefined || boundary === undefined) {
@@ -62,7 +72,7 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
       client.destroy()
       return
     }
-    goodbyeBetweenFrames(upstream, client as Socket, boundary, goodbye)
+    goodbyeBetweenFrames(upstream, client, boundary, goodbye)
   }
   const session: LiveSession = {
     view,
@@ -70,13 +80,29 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
       if (ended !== undefined) return
       deps.metrics.sessionsKicked.inc({ reason })
       deps.audit.record({
-        type: 'session.kicked', outcome: 'success', protocol, instanceId: instance.id, reason,
-        actor: { kind: 'system' }, source: conn.source, details: { connId: conn.id, ...sessionDetails(view) },
+        type: 'session.kicked', outcome: 'success', protocol, instanceId: view.instanceId, reason,
+        actor: { kind: 'system' }, source, details: { connId: view.connId, ...sessionDetails(view) },
       })
-      end(reason, adapter.kickGoodbye(conn, reason))
+      end(reason, farewell(reason))
     },
   }
-
+  const labels = { protocol, instance: view.instanceId }
+  const finish = (): void => {
+    deps.sessions.remove(view.connId)
+    deps.metrics.connectionsActive.dec(labels)
+    const upstreamBytes = upstream.bytesWritten
+    const downstreamBytes = upstream.bytesRead
+    deps.metrics.bytes.inc({ protocol, direction: 'upstream' }, upstreamBytes)
+    deps.metrics.bytes.inc({ protocol, direction: 'downstream' }, downstreamBytes)
+    deps.audit.record({
+      type: 'connection.closed', outcome: 'success', protocol, instanceId: view.instanceId,
+      reason: ended ?? 'CLIENT_CLOSED', actor, source,
+      details: {
+        connId: view.connId, bytesUpstream: upstreamBytes, bytesDownstream: downstreamBytes,
+        durationMs: Math.round(Date.now() - Date.parse(view.startedAt)),
+      },
+    })
+  }
   client.once('close', () => {
     end('CLIENT_CLOSED')
     finish()
@@ -85,39 +111,10 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
 
   deps.sessions.add(session)
   // The admission checks passed moments ago; a store blip here is logged, not turned into a kick.
-  deps.revocation.recheck(view).catch((err: unknown) => deps.logger.warn({ conn: conn.id, err: String(err) }, 'post-admission recheck failed'))
-  const labels = { protocol, instance: instance.id }
+  deps.revocation.recheck(view).catch((err: unknown) => deps.logger.warn({ conn: view.connId, err: String(err) }, 'post-admission recheck failed'))
   deps.metrics.connectionsAccepted.inc(labels)
   deps.metrics.connectionsActive.inc(labels)
-  deps.metrics.handshakeSeconds.observe({ protocol }, (performance.now() - conn.acceptedAt) / 1000)
-  deps.audit.record({
-    type: 'connection.accepted', outcome: 'success', protocol, instanceId: instance.id,
-    actor: { kind: 'client', ...adapter.actor(conn) }, source: conn.source,
-    details: {
-      connId: conn.id, listener: conn.listener.name, ...sessionDetails(view),
-      ...(conn.sni !== undefined ? { sni: conn.sni } : {}),
-      ...(conn.proxiedBy !== undefined ? { proxiedBy: conn.proxiedBy.ip } : {}),
-      ...(conn.vpc !== undefined ? { vpc: `${conn.vpc.cloud}:${conn.vpc.kind}:${conn.vpc.id}` } : {}),
-    },
-  })
-
-  function finish(): void {
-    deps.sessions.remove(conn.id)
-    deps.metrics.connectionsActive.dec(labels)
-    const upstreamBytes = upstream!.bytesWritten
-    const downstreamBytes = upstream!.bytesRead
-    deps.metrics.bytes.inc({ protocol, direction: 'upstream' }, upstreamBytes)
-    deps.metrics.bytes.inc({ protocol, direction: 'downstream' }, downstreamBytes)
-    deps.audit.record({
-      type: 'connection.closed', outcome: 'success', protocol, instanceId: instance!.id,
-      reason: ended ?? 'CLIENT_CLOSED',
-      actor: { kind: 'client', ...adapter.actor(conn) }, source: conn.source,
-      details: {
-        connId: conn.id, bytesUpstream: upstreamBytes, bytesDownstream: downstreamBytes,
-        durationMs: Math.round(Date.now() - Date.parse(conn.startedAt)),
-      },
-    })
-  }
+  deps.audit.record({ type: 'connection.accepted', outcome: 'success', protocol, instanceId: view.instanceId, actor, source, details: accepted })
 }
 
 function sessionDetails(view: SessionView): Record<string, string> {

@@ -11,8 +11,11 @@ import type { SessionIdentity } from '../session-registry'
 export interface ProtocolAdapter {
   /** Last words for a refused client, or undefined to just close. May read the client's hello. */
   refusalReply(conn: Connection, reason: RefusalReason, deps: PipelineDeps): Promise<Buffer | undefined>
-  /** Goodbye written to a live client before a kick closes it. */
-  kickGoodbye(conn: Connection, reason: KickReason): Buffer | undefined
+  /**
+   * The goodbye written to a live client before a kick closes it, as a function of the kick
+   * reason. Called once at the splice; the function must not hold on to `conn`.
+   */
+  farewell(conn: Connection): (reason: KickReason) => Buffer | undefined
   /** A frame tracker for the broker → client stream, when kicks of this session say goodbye. */
   frameBoundary(conn: Connection): FrameBoundary | undefined
   /** Identity fields of the connection, for the session registry and audit. */

@@ -18,8 +18,8 @@ export const amqpAdapter: ProtocolAdapter = {
     return closeFor(reason)
   },
 
-  kickGoodbye(_conn, reason) {
-    return amqpClose(REPLY_CODES.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`)
+  farewell() {
+    return (reason) => amqpClose(REPLY_CODES.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`)
   },
 
   frameBoundary() {

@@ -24,9 +24,10 @@ export const mqttAdapter: ProtocolAdapter = {
     return connackFor(version, reason, reason, maximumPacketSize(conn))
   },
 
-  kickGoodbye(conn, reason) {
+  farewell(conn) {
     const version = conn.mqtt?.connect.protocolVersion
-    return version === undefined ? undefined : disconnectFor(version, reason, reason, maximumPacketSize(conn))
+    const maxSize = maximumPacketSize(conn)
+    return (reason) => (version === undefined ? undefined : disconnectFor(version, reason, reason, maxSize))
   },
 
   frameBoundary(conn) {

@@ -20,19 +20,24 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     return CONTINUE
   }
   let refusal: Rejection | undefined
+  // The socket keeps its options (and so this callback) for its lifetime: the callback reaches the
+  // connection through a holder that is emptied once the handshake is over.
+  const holder: { conn?: Connection } = { conn }
   const socket = new TLSSocket(conn.socket, {
     isServer: true,
     secureContext: deps.tlsContexts.default,
     requestCert: conn.listener.protocol === 'mqtt',
     rejectUnauthorized: false,
     SNICallback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => {
-      const verdict = chooseInstance(conn, deps, servername)
+      const current = holder.conn
+      if (current === undefined) return done(new Error('handshake over'))
+      const verdict = chooseInstance(current, deps, servername)
       if (verdict !== undefined) {
         refusal = verdict
         done(new Error(verdict.reason))
         return
       }
-      done(null, deps.tlsContexts.forInstance(conn.instance as InstanceRecord))
+      done(null, deps.tlsContexts.forInstance(current.instance as InstanceRecord))
     },
   })
   conn.tls = socket
@@ -53,6 +58,7 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     socket.once('close', onFailed)
     conn.signal.addEventListener('abort', onAbort, { once: true })
   })
+  delete holder.conn
   if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
   if (refusal !== undefined) return refusal
   if (outcome === 'failed') return reject('TLS_HANDSHAKE_FAILED')
