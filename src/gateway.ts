@@ -28,6 +28,7 @@ import { DeviceCache } from './proxy/device-cache'
 import { SessionRegistry } from './proxy/session-registry'
 import { RevocationWatcher } from './proxy/revocation'
 import { ClusterSessions } from './proxy/cluster-sessions'
+import { TickBudget } from './proxy/pump'
 import { Listener } from './proxy/listener'
 import type { PipelineDeps } from './proxy/deps'
 import { EmbeddedBrokers } from './backends/embedded-brokers'
@@ -170,6 +171,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       config, processId, store, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, revocation,
       audit, metrics, logger, embeddedBrokers, blacklist, networks,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
+      upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }
     const listeners = new Map<string, Listener>()
     for (const listenerConfig of config.listeners) {

@@ -49,7 +49,9 @@ export async function startPortcullis(o: {
   const accessKeySecret = randomBytes(24).toString('base64url')
   const server = await startPinned({
     name: 'portcullis', core: o.core, command: process.execPath,
-    args: [join(ROOT, 'bin/portcullis.js'), 'start', '-c', config],
+    // BENCH_PORTCULLIS_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
+    // (NODE_OPTIONS refuses --cpu-prof); the profile is written when the bench stops it.
+    args: [...(process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(ROOT, 'bin/portcullis.js'), 'start', '-c', config],
     cwd: o.dir,
     env: {
       ...process.env,

@@ -91,6 +91,11 @@ const limits = z.strictObject({
   /** Dynamic AMQP logins: accepted distance of the password timestamp from now. */
   credentialWindowMs: z.number().int().positive().default(15 * 60_000),
   maxAdminBodyBytes: z.number().int().positive().default(1024 * 1024),
+  /**
+   * Client → broker bytes all sessions may move per event-loop turn before their readers wait a
+   * turn, so that deliveries to subscribers are never starved by publishers (src/proxy/pump.ts).
+   */
+  upstreamBytesPerTick: z.number().int().min(16 * 1024).default(64 * 1024),
 })
 
 export const configSchema = z.strictObject({

@@ -11,6 +11,7 @@ import type { TlsContexts } from './tls-contexts'
 import type { TrustIndexCache } from './trust-cache'
 import type { SessionRegistry } from './session-registry'
 import type { RevocationWatcher } from './revocation'
+import type { TickBudget } from './pump'
 import type { BlacklistCache } from './blacklist-cache'
 import type { AddressSet, NetworkMap } from '../tunnel/cidr'
 import type { EmbeddedBrokers } from '../backends/embedded-brokers'
@@ -27,6 +28,8 @@ export interface PipelineDeps {
   readonly deviceCache: Pick<DeviceCache, 'get'>
   readonly amqpAuth: Pick<AmqpAuthenticator, 'authenticate'>
   readonly sessions: SessionRegistry
+  /** The per-turn byte budget of the client → broker direction of all sessions (pump.ts). */
+  readonly upstreamBudget: TickBudget
   readonly blacklist: Pick<BlacklistCache, 'current'>
   /** The `networks` map: VPC of a source address that came without a PROXY header. */
   readonly networks: Pick<NetworkMap, 'vpcOf'>

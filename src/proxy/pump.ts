@@ -6,34 +6,96 @@ export interface Pump {
 }
 
 /**
- * Moves bytes one way, like `from.pipe(to)`, with two differences that matter for a proxy:
+ * Bytes the client → broker direction of all sessions may move in one turn of the event loop
+ * before its readers wait for the next turn. One process serves many publishers and, on the same
+ * loop, the subscribers who receive what they publish (often several times over); libuv reads up
+ * to 32 × 64 KiB from each ready socket per turn, so without a budget the publishers' bytes
+ * crowd out the deliveries and the broker drops QoS0 messages for the "slow" subscribers. The
+ * broker → client direction has no budget: it is what must keep up.
+ */
+export class TickBudget {
+  private used = 0
+  private readonly waiting = new Set<() => void>()
+  private scheduled = false
+
+  constructor(private readonly bytesPerTick: number) {}
+
+  /** Counts `bytes`; true when the budget of this turn is spent. */
+  charge(bytes: number): boolean {
+    this.used += bytes
+    if (this.used < this.bytesPerTick) return false
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.nextTurn())
+    }
+    return true
+  }
+
+  /** Calls `resume` at the start of the next turn. */
+  wait(resume: () => void): void {
+    this.waiting.add(resume)
+  }
+
+  forget(resume: () => void): void {
+    this.waiting.delete(resume)
+  }
+
+  private nextTurn(): void {
+    this.scheduled = false
+    this.used = 0
+    const waiting = [...this.waiting]
+    this.waiting.clear()
+    for (const resume of waiting) resume()
+  }
+}
+
+/**
+ * Moves bytes one way, like `from.pipe(to)`, with three differences that matter for a proxy:
  *
- * - writes are coalesced per turn of the event loop: a TLS socket emits one 'data' per decrypted
+ * - `coalesce`: writes are corked until the next tick: a TLS socket emits one 'data' per decrypted
  *   record, and a burst of small records (64-byte MQTT publishes) would otherwise be one write
- *   syscall each; corking until the next tick makes the burst a single writev, as HAProxy's
- *   buffer-then-send does;
+ *   syscall each; corked, the burst is a single writev, as HAProxy's buffer-then-send is;
+ * - `budget`: the direction shares a per-turn byte budget (TickBudget) with the same direction of
+ *   every other session;
  * - it is detachable without side effects, so a kick can stop the flow and write its goodbye
  *   between two frames.
  *
- * Backpressure: a write that fills `to`'s buffer pauses `from` until 'drain'. The end of `from`
+ * Backpressure: a write that fills `to`'s buffer pauses `from` until 'drain'; a spent budget
+ * pauses it until the next turn; it reads again only when neither holds. The end of `from`
  * half-closes `to`, as pipe() does.
  */
-export function pump(from: Duplex, to: Duplex): Pump {
+export function pump(from: Duplex, to: Duplex, options: { coalesce?: boolean; budget?: TickBudget } = {}): Pump {
+  const { coalesce = false, budget } = options
   let corked = false
+  let drainWait = false
+  let turnWait = false
   const uncork = (): void => {
     corked = false
     to.uncork()
   }
+  const nextTurn = (): void => {
+    turnWait = false
+    if (!drainWait) from.resume()
+  }
   const onData = (chunk: Buffer): void => {
-    if (!corked) {
+    if (coalesce && !corked) {
       corked = true
       to.cork()
       process.nextTick(uncork)
     }
-    if (!to.write(chunk)) from.pause()
+    if (!to.write(chunk)) {
+      drainWait = true
+      from.pause()
+    }
+    if (budget !== undefined && !turnWait && budget.charge(chunk.length)) {
+      turnWait = true
+      from.pause()
+      budget.wait(nextTurn)
+    }
   }
   const onDrain = (): void => {
-    from.resume()
+    drainWait = false
+    if (!turnWait) from.resume()
   }
   const onEnd = (): void => {
     to.end()
@@ -46,6 +108,7 @@ export function pump(from: Duplex, to: Duplex): Pump {
       from.off('data', onData)
       to.off('drain', onDrain)
       from.off('end', onEnd)
+      budget?.forget(nextTurn)
     },
   }
 }

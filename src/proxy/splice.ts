@@ -31,7 +31,9 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   // Registered before the pump so that it has seen every chunk the pump has written to the client.
   const boundary = adapter.frameBoundary(conn)
   if (boundary !== undefined) upstream.on('data', (chunk: Buffer) => boundary.feed(chunk))
-  const up = pump(client, upstream)
+  // Client → broker: TLS records coalesced into one write per tick, within the shared budget.
+  // Broker → client: plain reads are already large; no budget, so deliveries are never starved.
+  const up = pump(client, upstream, { coalesce: true, budget: deps.upstreamBudget })
   const down = pump(upstream, client)
   client.resume()
   upstream.resume()
