@@ -8,7 +8,7 @@
  *   `,`; members whose value is `undefined` are left out (as JSON.stringify does);
  * - an array is written as `[` + its elements in order, separated by `,` + `]`;
  * - strings, numbers, booleans and null are written exactly as ECMAScript `JSON.stringify` writes
- *   them (shortest round-trip number form, `\uXXXX` escapes for control characters);
+ *   them (shortest round-trip number form, `\u` + four hex digits for control characters);
  * - no whitespace anywhere.
  *
  * For the values an audit event holds (strings, finite numbers, booleans, null, arrays, objects)

@@ -2,7 +2,7 @@ import { NO_INSTANCE } from '../observability/metrics'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { ListenerConfig } from '../config/schema'
 import type { PipelineDeps } from './deps'
-import { PIPELINES, runPipeline } from './pipeline'
+import { runPipeline } from './pipeline'
 
 /**
  * One TCP listener. Each accepted socket runs the pipeline; a connection over
@@ -19,9 +19,6 @@ export class Listener {
   }
 
   static async start(config: ListenerConfig, deps: PipelineDeps): Promise<Listener> {
-    if (PIPELINES[config.protocol] === undefined) {
-      throw new Error(`listener ${config.name}: protocol ${config.protocol} is not served by this version`)
-    }
     const listener = new Listener(config, deps)
     await new Promise<void>((resolve, reject) => {
       listener.server.once('error', reject)

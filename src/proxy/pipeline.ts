@@ -1,8 +1,8 @@
-import { NO_INSTANCE } from '../observability/metrics'
-import { REPLY_CODES } from '../protocols/amqp/reply-codes'
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { NO_INSTANCE } from '../observability/metrics'
+import { REPLY_CODES } from '../protocols/amqp/reply-codes'
 import type { ListenerConfig } from '../config/schema'
 import { asConnId } from '../ids'
 import { isPortcullisError } from '../errors'
@@ -42,8 +42,9 @@ import type { ProtocolAdapter } from './adapters/adapter'
  * Guarantees:
  * - one deadline (`limits.handshakeTimeoutMs`) covers every stage before the splice; when it
  *   passes, the waiting stage is aborted and the connection refused with HANDSHAKE_TIMEOUT;
- * - stages return verdicts and never write to or close the client socket; only `refuse` and the
- *   splice do, so every refusal is audited and counted exactly once;
+ * - stages return verdicts and never close the client socket (they write only their protocol's
+ *   handshake messages: AMQP Start, Tune); only `refuse` and the splice close, so every refusal is
+ *   audited and counted exactly once;
  * - an exception from a stage (a store outage, say) refuses the connection: nothing is admitted
  *   on a check that could not be made;
  * - no client bytes are read except through a capped decoder in a stage.
@@ -53,7 +54,7 @@ type Stage = { readonly name: string; readonly phase: StagePhase; run(conn: Conn
 
 const stage = (name: string, phase: StagePhase, run: Stage['run']): Stage => ({ name, phase, run })
 
-export const PIPELINES: Readonly<Partial<Record<ListenerConfig['protocol'], { stages: readonly Stage[]; adapter: ProtocolAdapter }>>> = {
+export const PIPELINES: Readonly<Record<ListenerConfig['protocol'], { stages: readonly Stage[]; adapter: ProtocolAdapter }>> = {
   mqtt: {
     stages: [
       stage('proxy-header', 'handshaking', proxyHeader),
@@ -103,7 +104,6 @@ export async function runPipeline(socket: Socket, listener: ListenerConfig, deps
   socket.setNoDelay(true)
   const deadline = setTimeout(() => controller.abort(), deps.config.limits.handshakeTimeoutMs)
   const pipeline = PIPELINES[listener.protocol]
-  if (pipeline === undefined) throw new Error(`no pipeline for ${listener.protocol}`)
   try {
     for (const s of pipeline.stages) {
       conn.phase = { name: s.phase }
@@ -115,6 +115,13 @@ export async function runPipeline(socket: Socket, listener: ListenerConfig, deps
     }
   } finally {
     clearTimeout(deadline)
+  }
+  // A peer that closed while the last stage waited on something else (the store, the broker) has
+  // no 'close' event left to fire: splicing it would leave a session registered for ever.
+  if (conn.client.destroyed || conn.upstream?.destroyed === true) {
+    const gone = conn.client.destroyed ? reject('PROTOCOL_ERROR', 'client went away before the splice') : reject('BACKEND_UNAVAILABLE', 'backend went away before the splice')
+    await refuse(conn, gone, pipeline.adapter, deps)
+    return
   }
   startSplice(conn, pipeline.adapter, deps)
 }
