@@ -27,12 +27,14 @@ export interface BenchOptions {
   verbose: boolean
   /** Measurements to run (default all): idle, throughput, connect, latency. */
   only: readonly Measurement[]
+  /** Portcullis worker processes (1: one process, embedded store; more: cluster on Redis). */
+  workers: number
 }
 
 export const MEASUREMENTS = ['idle', 'throughput', 'connect', 'latency'] as const
 export type Measurement = (typeof MEASUREMENTS)[number]
 
-const QUICK: Omit<BenchOptions, 'verbose' | 'only'> = {
+const QUICK: Omit<BenchOptions, 'verbose' | 'only' | 'workers'> = {
   mode: 'quick',
   throughputMs: 1500,
   drainMaxMs: 2000,
@@ -47,7 +49,7 @@ const QUICK: Omit<BenchOptions, 'verbose' | 'only'> = {
   idleConnections: 1000,
 }
 
-const FULL: Omit<BenchOptions, 'verbose' | 'only'> = {
+const FULL: Omit<BenchOptions, 'verbose' | 'only' | 'workers'> = {
   ...QUICK,
   mode: 'full',
   throughputMs: 8000,
@@ -62,6 +64,7 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verb
   --quick     short windows and 1,000 idle connections (under two minutes)
   --idle N    idle TLS connections for the memory measurement (full default 10,000)
   --only LIST some of idle,throughput,connect,latency (default all)
+  --workers N Portcullis with N worker processes sharing a Redis store (default 1)
   --verbose   progress on stderr`
 
 export function parseOptions(argv: readonly string[]): BenchOptions | { error: string } {
@@ -69,6 +72,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
   let idle: number | undefined
   let verbose = false
   let only: Measurement[] = [...MEASUREMENTS]
+  let workers = 1
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--quick') base = QUICK
@@ -79,10 +83,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
       const unknown = names.filter((n) => !(MEASUREMENTS as readonly string[]).includes(n))
       if (unknown.length > 0 || names.length === 0) return { error: `--only takes ${MEASUREMENTS.join(',')}` }
       only = names as Measurement[]
+    } else if (arg === '--workers') {
+      workers = Number(argv[++i])
+      if (!Number.isInteger(workers) || workers < 1) return { error: '--workers needs a positive integer' }
     } else if (arg === '--idle') {
       idle = Number(argv[++i])
       if (!Number.isInteger(idle) || idle < 1) return { error: '--idle needs a positive integer' }
     } else return { error: `unknown argument ${arg ?? ''}` }
   }
-  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose, only }
+  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose, only, workers }
 }

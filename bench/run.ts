@@ -119,13 +119,13 @@ async function main(): Promise<number> {
         ...(amqpUp ? { amqp: { target: { host: '127.0.0.1', port: h.ports.amqpTls, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth: { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password } } } : {}),
       })
     }
-    const p = await startPortcullis({ dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey })
+    const p = await startPortcullis({ dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers: options.workers })
     servers.push(p)
     const accessKey = await configurePortcullis(p.admin, {
       mqttBackendPort: mosquitto.port, amqp: { port: RABBITMQ.port, username: RABBITMQ.username, password: RABBITMQ.password }, clientCa: pki.clientCa,
     })
     endpoints.push({
-      id: 'portcullis', pids: [p.pid],
+      id: 'portcullis', pids: [p.pid, ...p.workerPids()],
       mqtt: { host: '127.0.0.1', port: p.mqttPort, tls: mtls },
       tlsOnly: { host: '127.0.0.1', port: p.mqttPort, tls: { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert } },
       ...(amqpUp ? { amqp: { target: { host: '127.0.0.1', port: p.amqpPort, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth: { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey } } } : {}),

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import Redis from 'ioredis'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
@@ -22,28 +24,35 @@ export interface Portcullis extends ServerProcess {
 
 /**
  * Portcullis as its own process — the CLI `portcullis start` on a generated config — pinned to
- * the server core. It is one process (config `workers: 1`), so /proc/<pid>/stat covers all of
- * its work. Embedded store and a file audit sink in the run's directory: the bench needs no
- * Redis and leaves nothing behind.
+ * the server core. By default one process (config `workers: 1`) with the embedded store and a
+ * file audit sink in the run's directory: the bench needs no Redis and leaves nothing behind.
+ * With `--workers N` (N > 1) the workers share a Redis store under a run-unique prefix, deleted
+ * at the end, and the CPU figures add up the primary and every worker.
  */
 export async function startPortcullis(o: {
   dir: string
   core: number
   serverCertFile: string
   serverKeyFile: string
-}): Promise<Omit<Portcullis, 'accessKey'> & { admin: AdminClient }> {
+  /** `--workers N`: N > 1 runs node:cluster workers, which share state through Redis. */
+  workers: number
+}): Promise<Omit<Portcullis, 'accessKey'> & { admin: AdminClient; workerPids: () => number[] }> {
   const config = join(o.dir, 'portcullis.yaml')
+  const redisPrefix = `portcullis-bench:${process.pid}-${Date.now()}:`
+  const store = o.workers > 1
+    ? { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: redisPrefix, dataDir: join(o.dir, 'portcullis-data') }
+    : { kind: 'embedded', dataDir: join(o.dir, 'portcullis-data') }
   writeFileSync(config, stringify({
     listeners: [
       { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
       { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0 },
     ],
     admin: { host: '127.0.0.1', port: 0 },
-    store: { kind: 'embedded', dataDir: join(o.dir, 'portcullis-data') },
+    store,
     tls: { certFile: o.serverCertFile, keyFile: o.serverKeyFile },
     audit: { sinks: [{ kind: 'file', path: join(o.dir, 'portcullis-audit.jsonl') }] },
     log: { level: 'warn' },
-    workers: 1,
+    workers: o.workers,
   }))
   const accessKeyId = 'benchroot'
   const accessKeySecret = randomBytes(24).toString('base64url')
@@ -64,7 +73,24 @@ export async function startPortcullis(o: {
   const out = server.output()
   const port = (name: string): number => Number(new RegExp(`listener ${name} on [\\d.]+:(\\d+)`).exec(out)?.[1])
   const adminUrl = /admin API on (http:\/\/\S+?);/.exec(out)?.[1] ?? ''
-  return { ...server, mqttPort: port('mqtts'), amqpPort: port('amqps'), admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret) }
+  // The workers are the primary's children (and inherit its core); their CPU is the proxy's too.
+  const workerPids = (): number[] => {
+    try {
+      return execFileSync('pgrep', ['-P', String(server.pid)], { encoding: 'utf8' }).split('\n').filter((l) => l !== '').map(Number)
+    } catch {
+      return []
+    }
+  }
+  const stop = async (): Promise<void> => {
+    await server.stop()
+    if (o.workers > 1) {
+      const redis = new Redis('redis://127.0.0.1:6379')
+      const keys = await redis.keys(`${redisPrefix}*`).catch(() => [])
+      if (keys.length > 0) await redis.del(...keys).catch(() => 0)
+      redis.disconnect()
+    }
+  }
+  return { ...server, stop, workerPids, mqttPort: port('mqtts'), amqpPort: port('amqps'), admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret) }
 }
 
 /** Signed admin API calls (DESIGN §3 "Admin API"), as the CLI and the tests make them. */

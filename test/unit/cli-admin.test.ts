@@ -1,39 +1,12 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createCa, createLeaf, createVerificationCertificate } from '../../src/ca/pki'
-import { main } from '../../src/cli/main'
-import { adminHarness, ROOT } from '../helpers/admin-harness'
-
-interface Run {
-  code: number
-  out: string
-  err: string
-  /** The output parsed as JSON; `any` keeps the assertions on its shape short. */
-  json: () => any
-}
-
-/** A real admin server on port 0 and a runner for `main(argv)` in-process with its own env. */
-async function setup(t: Test) {
-  const h = await adminHarness(t)
-  await h.app.listen({ host: '127.0.0.1', port: 0 })
-  const url = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`
-  const cwd = await mkdtemp(join(tmpdir(), 'portcullis-cli-'))
-  t.teardown(() => rm(cwd, { recursive: true, force: true }))
-  const env = { PORTCULLIS_ADMIN_URL: url, PORTCULLIS_ACCESS_KEY_ID: ROOT.accessKeyId, PORTCULLIS_ACCESS_KEY_SECRET: ROOT.accessKeySecret }
-  const run = async (argv: string[], runEnv: NodeJS.ProcessEnv = env): Promise<Run> => {
-    let out = ''
-    let err = ''
-    const code = await main(argv, { env: runEnv, cwd, stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } })
-    return { code, out, err, json: () => JSON.parse(out) }
-  }
-  return { h, url, cwd, run }
-}
+import { ROOT } from '../helpers/admin-harness'
+import { cliHarness } from '../helpers/cli-harness'
 
 t.test('instance commands create, list, show, update and delete through the signed API', async (t) => {
-  const { run } = await setup(t)
+  const { run } = await cliHarness(t)
   const created = await run(['instance', 'create', '--id', 'cli-1', '--protocol', 'mqtt', '--hostname', 'cli.example.com', '--hostname', 'cli2.example.com'])
   t.equal(created.code, 0, created.err)
   t.same(created.json().hostnames, ['cli.example.com', 'cli2.example.com'])
@@ -49,7 +22,7 @@ t.test('instance commands create, list, show, update and delete through the sign
 })
 
 t.test('instance create reads a body file, and a password given there is never printed', async (t) => {
-  const { run, cwd } = await setup(t)
+  const { run, cwd } = await cliHarness(t)
   await writeFile(join(cwd, 'amqp.yaml'), 'id: amqp-cli\nprotocol: amqp\nbackend:\n  host: 127.0.0.1\n  port: 5672\n  username: guest\n  password: guest-pass\n')
   const res = await run(['instance', 'create', '-f', 'amqp.yaml'])
   t.equal(res.code, 0, res.err)
@@ -58,7 +31,7 @@ t.test('instance create reads a body file, and a password given there is never p
 })
 
 t.test('ca and device commands run the registration flow', async (t) => {
-  const { run, cwd } = await setup(t)
+  const { run, cwd } = await cliHarness(t)
   t.equal((await run(['instance', 'create', '--id', 'mq', '--protocol', 'mqtt'])).code, 0)
   const ca = await createCa({ commonName: 'CLI CA' })
   const code = await run(['ca', 'code', '--instance', 'mq'])
@@ -92,7 +65,7 @@ t.test('ca and device commands run the registration flow', async (t) => {
 })
 
 t.test('without env the CLI finds the endpoint in -c FILE and the key in the data directory', async (t) => {
-  const { run, cwd, url } = await setup(t)
+  const { run, cwd, url } = await cliHarness(t)
   const port = new URL(url).port
   await writeFile(join(cwd, 'gw.yaml'), `admin:\n  host: 127.0.0.1\n  port: ${port}\nstore:\n  kind: embedded\n  dataDir: ./gwdata\n`)
   const noKey = await run(['instance', 'list', '-c', 'gw.yaml'], {})
@@ -109,7 +82,7 @@ t.test('without env the CLI finds the endpoint in -c FILE and the key in the dat
 })
 
 t.test('usage errors, help and an unreachable endpoint exit 1 or 0 as they should', async (t) => {
-  const { run } = await setup(t)
+  const { run } = await cliHarness(t)
   const help = await run(['help'])
   t.equal(help.code, 0)
   t.match(help.out, /ca register --instance ID --ca FILE --verification FILE/)
@@ -128,7 +101,7 @@ t.test('usage errors, help and an unreachable endpoint exit 1 or 0 as they shoul
 })
 
 t.test('dev-pki writes a demo PKI into the given directory', async (t) => {
-  const { run, cwd } = await setup(t)
+  const { run, cwd } = await cliHarness(t)
   const res = await run(['dev-pki', 'pki'])
   t.equal(res.code, 0, res.err)
   t.equal(res.json().caCert, join(cwd, 'pki', 'ca.pem'))

@@ -1,41 +1,15 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { AuditLog } from '../../src/audit/audit-log'
 import type { AuditEvent, AuditInput } from '../../src/audit/event'
 import { computeEventHash } from '../../src/audit/hash-chain'
-import { main } from '../../src/cli/main'
-import { adminHarness, ROOT } from '../helpers/admin-harness'
-
-interface Run {
-  code: number
-  out: string
-  err: string
-}
-
-/** A real admin server on port 0 and `main(argv)` run in-process against it. */
-async function setup(t: Test) {
-  const h = await adminHarness(t)
-  await h.app.listen({ host: '127.0.0.1', port: 0 })
-  const url = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`
-  const cwd = await mkdtemp(join(tmpdir(), 'portcullis-cli-audit-'))
-  t.teardown(() => rm(cwd, { recursive: true, force: true }))
-  const env = { PORTCULLIS_ADMIN_URL: url, PORTCULLIS_ACCESS_KEY_ID: ROOT.accessKeyId, PORTCULLIS_ACCESS_KEY_SECRET: ROOT.accessKeySecret }
-  const run = async (argv: string[]): Promise<Run> => {
-    let out = ''
-    let err = ''
-    const code = await main(argv, { env, cwd, stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } })
-    return { code, out, err }
-  }
-  return { h, cwd, run }
-}
+import { cliHarness } from '../helpers/cli-harness'
 
 const input = (type: AuditInput['type'], n: number): AuditInput => ({ type, instanceId: `i-${n % 2}`, outcome: 'success', actor: { kind: 'system' }, details: { n } })
 
 t.test('audit query prints the matching events through the signed API', async (t) => {
-  const { h, run } = await setup(t)
+  const { h, run } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-audit-' })
   for (let n = 0; n < 6; n++) h.audit.record(input(n % 3 === 0 ? 'admin.ca.register' : 'connection.accepted', n))
   const res = await run(['audit', 'query', '--type', 'connection.*', '--instance', 'i-1', '--limit', '2'])
   t.equal(res.code, 0, res.err)
@@ -46,7 +20,7 @@ t.test('audit query prints the matching events through the signed API', async (t
 })
 
 t.test('audit tail prints live events as JSON lines and stops after --count', async (t) => {
-  const { h, run } = await setup(t)
+  const { h, run } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-audit-' })
   const started = Date.now()
   const tail = run(['audit', 'tail', '--type', 'admin.*', '--count', '2'])
   let done = false
@@ -69,7 +43,7 @@ t.test('audit tail prints live events as JSON lines and stops after --count', as
 })
 
 t.test('audit verify checks files with several chains and names the first tampered line', async (t) => {
-  const { run, cwd } = await setup(t)
+  const { run, cwd } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-audit-' })
   const a = new AuditLog({ sinks: [], chainId: 'gw-a' })
   const b = new AuditLog({ sinks: [], chainId: 'gw-b' })
   const lines = Array.from({ length: 8 }, (_, n) => JSON.stringify((n % 2 === 0 ? a : b).record(input('connection.accepted', n))))
@@ -93,7 +67,7 @@ t.test('audit verify checks files with several chains and names the first tamper
 })
 
 t.test('audit commands refuse stray arguments and a bad --count', async (t) => {
-  const { run } = await setup(t)
+  const { run } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-audit-' })
   t.match((await run(['audit', 'query', 'extra'])).err, /^USAGE: unexpected argument extra/)
   t.match((await run(['audit', 'tail', '--count', '0'])).err, /^USAGE: --count must be a positive integer/)
   t.match((await run(['audit', 'tail', '--until', 'x'])).err, /^USAGE: /)

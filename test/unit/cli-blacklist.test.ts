@@ -1,34 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { expiryOf } from '../../src/cli/commands/blacklist'
-import { main } from '../../src/cli/main'
-import { adminHarness, ROOT } from '../helpers/admin-harness'
+import { ROOT } from '../helpers/admin-harness'
+import { cliHarness, type CliHarness } from '../helpers/cli-harness'
 
-interface Run {
-  code: number
-  out: string
-  err: string
-  /** The output parsed as JSON; `any` keeps the assertions on its shape short. */
-  json: () => any
-}
-
-/** A real admin server on port 0 and `main(argv)` run in-process against it, signed with the root key. */
-async function setup(t: Test) {
-  const h = await adminHarness(t)
-  await h.app.listen({ host: '127.0.0.1', port: 0 })
-  const url = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`
-  const cwd = await mkdtemp(join(tmpdir(), 'portcullis-cli-blacklist-'))
-  t.teardown(() => rm(cwd, { recursive: true, force: true }))
-  const env = { PORTCULLIS_ADMIN_URL: url, PORTCULLIS_ACCESS_KEY_ID: ROOT.accessKeyId, PORTCULLIS_ACCESS_KEY_SECRET: ROOT.accessKeySecret }
-  const run = async (argv: string[]): Promise<Run> => {
-    let out = ''
-    let err = ''
-    const code = await main(argv, { env, cwd, stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } })
-    return { code, out, err, json: () => JSON.parse(out) }
-  }
+/** The CLI harness with an MQTT instance `mq-1` the entries can be scoped to. */
+async function setup(t: Test): Promise<Pick<CliHarness, 'h' | 'run'>> {
+  const { h, run } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-blacklist-' })
   t.equal((await run(['instance', 'create', '--id', 'mq-1', '--protocol', 'mqtt'])).code, 0)
   return { h, run }
 }

@@ -1,45 +1,13 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { AmqpAuthenticator } from '../../src/auth/authenticate'
 import { AuditLog } from '../../src/audit/audit-log'
 import { FileSink } from '../../src/audit/sinks/file'
-import { main } from '../../src/cli/main'
-import { adminHarness, ROOT } from '../helpers/admin-harness'
-
-interface Run {
-  code: number
-  out: string
-  err: string
-  json: () => any
-}
-
-/** A real admin server on port 0 and a runner for `main(argv)` in-process with its own env. */
-async function setup(t: Test) {
-  const h = await adminHarness(t)
-  await h.app.listen({ host: '127.0.0.1', port: 0 })
-  const url = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`
-  const cwd = await mkdtemp(join(tmpdir(), 'portcullis-cli-creds-'))
-  t.teardown(() => rm(cwd, { recursive: true, force: true }))
-  const env = { PORTCULLIS_ADMIN_URL: url, PORTCULLIS_ACCESS_KEY_ID: ROOT.accessKeyId, PORTCULLIS_ACCESS_KEY_SECRET: ROOT.accessKeySecret }
-  const run = async (argv: string[], runEnv: NodeJS.ProcessEnv = env): Promise<Run> => {
-    let out = ''
-    let err = ''
-    const code = await main(argv, { env: runEnv, cwd, stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } })
-    return { code, out, err, json: () => JSON.parse(out) }
-  }
-  return { h, url, cwd, run }
-}
+import { cliHarness, runCli, type CliRun } from '../helpers/cli-harness'
 
 /** Offline: no admin server. */
-async function offline(argv: string[]): Promise<Run> {
-  let out = ''
-  let err = ''
-  const code = await main(argv, { env: {}, stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } })
-  return { code, out, err, json: () => JSON.parse(out) }
-}
+const offline = (argv: string[]): Promise<CliRun> => runCli(argv, {})
 
 t.test('derive-credentials prints the DESIGN §1 test vector', async (t) => {
   const res = await offline(['derive-credentials', '--instance', '123123123', '--access-key', 'ak', '--secret', 'sk', '--timestamp', '1000'])
@@ -78,7 +46,7 @@ t.test('derive-credentials: dynamic uses now, static its timestamp, STS the toke
 })
 
 t.test('access-key commands create, list, disable, enable, issue a token and delete', async (t) => {
-  const { run, url, h } = await setup(t)
+  const { run, url, h } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-creds-' })
   const created = await run(['access-key', 'create', '--description', 'from the cli'])
   t.equal(created.code, 0, created.err)
   const { accessKeyId, accessKeySecret } = created.json()
@@ -113,7 +81,7 @@ t.test('access-key commands create, list, disable, enable, issue a token and del
 })
 
 t.test('static-account create signs CreateAccount locally; the answer logs in; list and delete', async (t) => {
-  const { run, h } = await setup(t)
+  const { run, h } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-creds-' })
   t.equal((await run(['instance', 'create', '--id', 'rabbit', '--protocol', 'amqp', '--backend-host', '127.0.0.1', '--backend-port', '5672'])).code, 0)
   const { accessKeyId, accessKeySecret } = (await run(['access-key', 'create'])).json()
   const created = await run(['static-account', 'create', '--instance', 'rabbit', '--access-key', accessKeyId, '--secret', accessKeySecret, '--timestamp', '1700000000000'])
@@ -136,7 +104,7 @@ t.test('static-account create signs CreateAccount locally; the answer logs in; l
 })
 
 t.test('audit verify reports an intact chain, and the first broken line with exit 1', async (t) => {
-  const { run, cwd } = await setup(t)
+  const { run, cwd } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-creds-' })
   const path = join(cwd, 'audit.jsonl')
   const log = new AuditLog({ sinks: [await FileSink.open(path)] })
   for (let i = 0; i < 3; i++) log.record({ type: 'admin.accessKey.create', outcome: 'success', actor: { kind: 'accessKey', id: `k${i}` }, details: {} })
