@@ -119,7 +119,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const sessions = new SessionRegistry()
     const clusterSessions = new ClusterSessions(store, sessions, processId)
     cleanups.push(() => clusterSessions.close())
-    const revocation = new RevocationWatcher(store, sessions)
+    const revocation = new RevocationWatcher(store, sessions, { trust, devices: deviceCache })
     cleanups.push(() => revocation.close())
     const blacklistService = new BlacklistService(store)
     // Expired entries already stop applying when matched; this only keeps the list short.

@@ -106,6 +106,11 @@ export class CaTrustIndex {
     return this.anchors.length
   }
 
+  /** The registered CA record with this id (the DER's SHA-256), when it can anchor chains. */
+  recordOf(caId: string): CaRecord | undefined {
+    return this.anchors.find((a) => a.record.id === caId)?.record
+  }
+
   /** True when `cert` is (byte for byte) one of the registered CA certificates. */
   isRegistered(cert: X509Certificate): boolean {
     return this.fingerprints.has(cert.fingerprint256)

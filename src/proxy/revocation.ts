@@ -3,6 +3,8 @@ import { GLOBAL_SCOPE, type BlacklistRecord, type CaRecord, type DeviceRecord, t
 import { tunnelAdmits } from '../policy/tunnel'
 import { BlacklistIndex, type BlacklistSubject } from '../policy/blacklist'
 import { credentialKickFor, selects } from '../auth/revocations'
+import type { TrustIndexCache } from './trust-cache'
+import type { DeviceCache } from './device-cache'
 import type { KickReason } from '../reasons'
 import type { SessionRegistry, SessionView } from './session-registry'
 
@@ -17,18 +19,23 @@ import type { SessionRegistry, SessionView } from './session-registry'
 export class RevocationWatcher {
   private readonly unsubscribe: () => void
 
-  constructor(private readonly store: Store, private readonly sessions: SessionRegistry) {
+  constructor(
+    private readonly store: Store,
+    private readonly sessions: SessionRegistry,
+    private readonly caches: { trust: Pick<TrustIndexCache, 'forInstance'>; devices: Pick<DeviceCache, 'get'> },
+  ) {
     this.unsubscribe = store.onChange((event) => this.apply(event))
   }
 
   /**
    * Closes the gap between a session's checks and its registration: a change that landed in
    * between was not seen by `apply`, so the session's CA and device are read again once it is
-   * registered.
+   * registered. The caches are as fresh as `apply` (the same notifications update them before any
+   * later one is delivered), so they answer without a store round trip.
    */
   async recheck(view: SessionView): Promise<void> {
     if (view.caId !== undefined) {
-      const ca = await this.store.get('cas', view.instanceId, view.caId)
+      const ca = (await this.caches.trust.forInstance(view.instanceId)).recordOf(view.caId)
       if (ca === undefined || ca.status !== 'ACTIVE') this.sessions.kick(view.connId, 'CA_DEACTIVATED')
     }
     if (view.accessKeyId !== undefined) {
@@ -40,7 +47,7 @@ export class RevocationWatcher {
       if (account === undefined || account.userName !== view.account) this.sessions.kick(view.connId, 'STATIC_ACCOUNT_DELETED')
     }
     if (view.deviceId !== undefined) {
-      const device = await this.store.get('devices', view.instanceId, view.deviceId)
+      const device = await this.caches.devices.get(view.instanceId, view.deviceId)
       const reason = device === undefined ? 'DEVICE_CERT_REVOKED' : deviceKick(device)
       if (reason !== undefined) this.sessions.kick(view.connId, reason)
     }

@@ -1,41 +1,19 @@
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setImmediate as tick } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { AccessKeyService } from '../../src/auth/access-keys'
-import { loadMasterKey, newKeyFileEntry, type MasterKeyring } from '../../src/auth/master-key'
+import { loadMasterKey, newKeyFileEntry } from '../../src/auth/master-key'
 import { StaticAccountService } from '../../src/auth/static-accounts'
 import { encodeUserName, secretSignFor, signatureFor } from '../../src/auth/credentials'
-import { isPortcullisError, type ErrorCode } from '../../src/errors'
 import { InstanceService } from '../../src/instances/instance-service'
 import { EmbeddedStore } from '../../src/store/embedded'
 import { GLOBAL_SCOPE } from '../../src/store/records'
+import { authStore, type AuthStore } from '../helpers/auth-fixture'
+import { rejectsWith } from '../helpers/rejects'
 
-interface Fixture { dir: string; store: EmbeddedStore; keyring: MasterKeyring; keys: AccessKeyService }
-
-async function setup(t: Test): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-auth-keys-'))
-  const store = await EmbeddedStore.open({ dataDir: join(dir, 'data') })
-  const keyring = await loadMasterKey({ masterKey: randomBytes(32).toString('base64'), masterKeyId: 'k1', dataDir: dir })
-  const keys = new AccessKeyService(store, keyring)
-  t.teardown(async () => {
-    keys.close()
-    await store.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-  return { dir, store, keyring, keys }
-}
-
-async function rejectsWith(t: Test, promise: Promise<unknown>, code: ErrorCode): Promise<void> {
-  try {
-    await promise
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(isPortcullisError(err, code), `refused with ${code} (got ${(err as Error).message})`)
-  }
-}
+const setup = (t: Test): Promise<AuthStore> => authStore(t, { tmpPrefix: 'portcullis-auth-keys-', masterKeyId: 'k1' })
 
 t.test('creates an AccessKey in the Aliyun shape and shows its secret only once', async (t) => {
   const { store, keys } = await setup(t)

@@ -1,17 +1,12 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { AccessKeyService } from '../../src/auth/access-keys'
+import type { AccessKeyService } from '../../src/auth/access-keys'
 import { AmqpAuthenticator, type AuthResult } from '../../src/auth/authenticate'
 import { deriveCredentials, encodeUserName, passwordFor, secretSignFor, signatureFor } from '../../src/auth/credentials'
-import { loadMasterKey } from '../../src/auth/master-key'
 import { SecurityTokens } from '../../src/auth/security-tokens'
 import { StaticAccountService } from '../../src/auth/static-accounts'
 import { InstanceService } from '../../src/instances/instance-service'
-import { EmbeddedStore } from '../../src/store/embedded'
 import { GLOBAL_SCOPE } from '../../src/store/records'
+import { authStore } from '../helpers/auth-fixture'
 
 const INSTANCE = 'amqp-1'
 const NOW = Date.parse('2026-11-24T08:00:00Z')
@@ -28,15 +23,7 @@ interface Fixture {
 }
 
 async function setup(t: Test): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-auth-authn-'))
-  const store = await EmbeddedStore.open({ dataDir: join(dir, 'data') })
-  const keyring = await loadMasterKey({ masterKey: randomBytes(32).toString('base64'), dataDir: dir })
-  const keys = new AccessKeyService(store, keyring)
-  t.teardown(async () => {
-    keys.close()
-    await store.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const { store, keyring, keys } = await authStore(t, { tmpPrefix: 'portcullis-auth-authn-' })
   const instances = new InstanceService(store)
   for (const id of [INSTANCE, 'amqp-2']) {
     await instances.create({ id, protocol: 'amqp', hostnames: [`${id}.example.com`], backend: { host: '127.0.0.1', port: 5672 } })

@@ -7,21 +7,12 @@ import { open, rewrap, seal } from '../../src/auth/envelope'
 import { loadMasterKey, MASTER_KEY_FILE, newKeyFileEntry } from '../../src/auth/master-key'
 import { isPortcullisError, type ErrorCode } from '../../src/errors'
 import type { SealedSecret } from '../../src/store/records'
+import { rejectsWith } from '../helpers/rejects'
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-auth-envelope-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
-}
-
-async function rejectsWith(t: Test, promise: Promise<unknown>, code: ErrorCode, mentions?: RegExp): Promise<void> {
-  try {
-    await promise
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(isPortcullisError(err, code), `refused with ${code} (got ${(err as Error).message})`)
-    if (mentions !== undefined) t.match((err as Error).message, mentions)
-  }
 }
 
 function throwsWith(t: Test, f: () => unknown, code: ErrorCode): void {

@@ -8,7 +8,8 @@ import { loadMasterKey, newKeyFileEntry, type MasterKeyring } from '../../src/au
 import {
   issueSecurityToken, MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS, SecurityTokens, verifySecurityToken,
 } from '../../src/auth/security-tokens'
-import { isPortcullisError, PortcullisError, type ErrorCode } from '../../src/errors'
+import { PortcullisError } from '../../src/errors'
+import { rejectsWith } from '../helpers/rejects'
 
 const NOW = Date.parse('2026-11-24T08:00:00Z')
 
@@ -16,15 +17,6 @@ async function ring(t: Test, id = 'k1', key = randomBytes(32).toString('base64')
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-auth-sts-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return loadMasterKey({ masterKey: key, masterKeyId: id, dataDir: dir })
-}
-
-async function rejectsWith(t: Test, promise: Promise<unknown>, code: ErrorCode): Promise<void> {
-  try {
-    await promise
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(isPortcullisError(err, code), `refused with ${code} (got ${(err as Error).message})`)
-  }
 }
 
 t.test('issues a token that verifies for its AccessKey until it expires', async (t) => {

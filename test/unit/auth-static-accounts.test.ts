@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { AccessKeyService } from '../../src/auth/access-keys'
+import type { AccessKeyService } from '../../src/auth/access-keys'
 import { encodeUserName, passwordFor, secretSignFor, signatureFor } from '../../src/auth/credentials'
-import { loadMasterKey } from '../../src/auth/master-key'
 import { StaticAccountService } from '../../src/auth/static-accounts'
-import { isPortcullisError, type ErrorCode } from '../../src/errors'
 import { InstanceService } from '../../src/instances/instance-service'
-import { EmbeddedStore } from '../../src/store/embedded'
+import type { EmbeddedStore } from '../../src/store/embedded'
+import { authStore } from '../helpers/auth-fixture'
+import { rejectsWith } from '../helpers/rejects'
 
 const INSTANCE = 'amqp-1'
 const TS = '1700000000000'
@@ -17,15 +13,7 @@ const TS = '1700000000000'
 interface Fixture { store: EmbeddedStore; keys: AccessKeyService; statics: StaticAccountService; ak: string; sk: string }
 
 async function setup(t: Test): Promise<Fixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-auth-static-'))
-  const store = await EmbeddedStore.open({ dataDir: join(dir, 'data') })
-  const keyring = await loadMasterKey({ masterKey: randomBytes(32).toString('base64'), dataDir: dir })
-  const keys = new AccessKeyService(store, keyring)
-  t.teardown(async () => {
-    keys.close()
-    await store.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const { store, keys } = await authStore(t, { tmpPrefix: 'portcullis-auth-static-' })
   const instances = new InstanceService(store)
   await instances.create({ id: INSTANCE, protocol: 'amqp', hostnames: ['amqp-1.example.com'], backend: { host: '127.0.0.1', port: 5672 } })
   await instances.create({ id: 'amqp-2', protocol: 'amqp', hostnames: ['amqp-2.example.com'], backend: { host: '127.0.0.1', port: 5672 } })
@@ -43,16 +31,6 @@ function request(ak: string, sk: string, instanceId = INSTANCE, ts = TS): Record
     createTimestamp: Number(ts),
     signature: signatureFor(sk, ts),
     secretSign: secretSignFor(sk, ts),
-  }
-}
-
-async function rejectsWith(t: Test, promise: Promise<unknown>, code: ErrorCode, mentions?: RegExp): Promise<void> {
-  try {
-    await promise
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(isPortcullisError(err, code), `refused with ${code} (got ${(err as Error).message})`)
-    if (mentions !== undefined) t.match((err as Error).message, mentions)
   }
 }
 

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { BlacklistService, PURGE_AFTER_MS } from '../../src/blacklist/blacklist-service'
-import { isPortcullisError, type ErrorCode } from '../../src/errors'
 import { InstanceService } from '../../src/instances/instance-service'
 import { BlacklistIndex } from '../../src/policy/blacklist'
 import { EmbeddedStore } from '../../src/store/embedded'
 import type { ChangeEvent } from '../../src/store/store'
 import { GLOBAL_SCOPE } from '../../src/store/records'
+import { rejectsWith } from '../helpers/rejects'
 
 const START = Date.parse('2026-03-01T12:00:00.000Z')
 const HOUR = 60 * 60 * 1000
@@ -142,13 +142,3 @@ t.test('entries added through the service are matched by the data path for what 
   t.equal(idx.match({ accessKeyId: 'LTAIkey', instanceId: 'mq-2' }, clock.ms)?.id, key.id, 'a global entry applies on every instance')
   t.equal(idx.match({ accessKeyId: 'ltaikey' }, clock.ms), undefined, 'identities other than ip and fingerprint compare exactly')
 })
-
-async function rejectsWith(t: Test, promise: Promise<unknown>, code: ErrorCode, mentions: RegExp): Promise<void> {
-  try {
-    await promise
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(isPortcullisError(err, code), `refused with ${code} (got ${(err as Error).message})`)
-    t.match((err as Error).message, mentions)
-  }
-}

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createCa, createLeaf } from '../../src/ca/pki'
-import { isPortcullisError, type ErrorCode } from '../../src/errors'
 import { InstanceService } from '../../src/instances/instance-service'
 import { EmbeddedStore } from '../../src/store/embedded'
 import { GLOBAL_SCOPE } from '../../src/store/records'
 import type { InstanceConfig } from '../../src/config/schema'
+import { rejectsWith } from '../helpers/rejects'
 
 async function setup(t: Test): Promise<{ store: EmbeddedStore; service: InstanceService }> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-instances-'))
@@ -17,16 +17,6 @@ async function setup(t: Test): Promise<{ store: EmbeddedStore; service: Instance
     await rm(dir, { recursive: true, force: true })
   })
   return { store, service: new InstanceService(store) }
-}
-
-async function rejectsWith(t: Test, promise: Promise<unknown>, code: ErrorCode, mentions?: string): Promise<void> {
-  try {
-    await promise
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(isPortcullisError(err, code), `refused with ${code} (got ${(err as Error).message})`)
-    if (mentions !== undefined) t.match((err as Error).message, mentions)
-  }
 }
 
 const AMQP = { id: 'amqp-1', protocol: 'amqp', hostnames: ['amqp.example.com'], backend: { host: '127.0.0.1', port: 5672, username: 'guest', password: 'guest' } }
