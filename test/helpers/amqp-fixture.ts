@@ -18,7 +18,7 @@ export interface AmqpFixture {
   accessKeySecret: string
   dynamicCredentials(opts?: { ts?: number; instanceId?: string; accessKeyId?: string; secret?: string }): { userName: string; password: string }
   stsCredentials(securityToken: string): { userName: string; password: string }
-  connect(creds: { userName: string; password: string }, opts?: { servername?: string | false; query?: string; vhost?: string }): Promise<amqplib.ChannelModel>
+  connect(creds: { userName: string; password: string }, opts?: { servername?: string | false; query?: string; vhost?: string; mechanism?: 'PLAIN' | 'AMQPLAIN' }): Promise<amqplib.ChannelModel>
   createAccessKey(): Promise<{ accessKeyId: string; accessKeySecret: string }>
 }
 
@@ -59,7 +59,8 @@ export async function amqpFixture(tg: TestGateway, opts: { backendPort?: number;
     connect(creds, o = {}) {
       const servername = o.servername === undefined ? hostname : o.servername
       const url = `amqps://${encodeURIComponent(creds.userName)}:${encodeURIComponent(creds.password)}@127.0.0.1:${tg.amqpPort}/${encodeURIComponent(o.vhost ?? '/')}${o.query ? `?${o.query}` : ''}`
-      return amqplib.connect(url, { ca: [serverCa], ...(servername === false ? {} : { servername }), timeout: 5000 })
+      const credentials = o.mechanism === 'AMQPLAIN' ? { credentials: amqplib.credentials.amqplain(creds.userName, creds.password) } : {}
+      return amqplib.connect(url, { ca: [serverCa], ...(servername === false ? {} : { servername }), timeout: 5000, ...credentials })
     },
   }
 }

@@ -25,6 +25,8 @@ export interface TestGatewayOptions {
   handshakeTimeoutMs?: number
   /** Master key (Base64 of 32 bytes) instead of one generated in the data directory. */
   masterKey?: string
+  /** Receives the gateway's log lines at debug level (default: no logs). */
+  logLines?: (line: string) => void
 }
 
 export interface TestGateway {
@@ -62,7 +64,9 @@ export async function startTestGateway(t: Test, options: TestGatewayOptions = {}
   })
   const gateway = await startGateway(config, {
     secrets: { requireServices: false, ...(options.masterKey !== undefined ? { masterKey: options.masterKey } : {}) },
-    logger: pino({ level: 'silent' }),
+    logger: options.logLines === undefined
+      ? pino({ level: 'silent' })
+      : pino({ level: 'debug' }, { write: (line: string) => options.logLines?.(line) }),
   })
   const recorded: AuditEvent[] = [...gateway.audit.recent({ limit: 10_000 })]
   const waiters = new Set<(e: AuditEvent) => void>()

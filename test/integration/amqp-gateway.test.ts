@@ -84,6 +84,19 @@ t.test('AMQP clients with AccessKey credentials publish and consume through the 
     await conn.close()
   })
 
+  t.test('AMQPLAIN credentials are accepted like PLAIN', async (t) => {
+    const conn = await fx.connect(fx.dynamicCredentials(), { mechanism: 'AMQPLAIN' })
+    await roundTrip(t, conn, Buffer.from('hello amqplain'))
+    await conn.close()
+  })
+
+  t.test("an instance's backend vhost replaces the one the client asks for", async (t) => {
+    const mapped = await amqpFixture(tg, { vhost: '/' })
+    const conn = await mapped.connect(mapped.dynamicCredentials(), { vhost: unique('tenant-vhost') })
+    await roundTrip(t, conn, Buffer.from('hello mapped vhost'))
+    await conn.close()
+  })
+
   t.test('a client without SNI is routed by the instance in its userName', async (t) => {
     const conn = await fx.connect(fx.dynamicCredentials(), { servername: false })
     await roundTrip(t, conn, Buffer.from('hello without SNI'))

@@ -19,10 +19,11 @@ t.test('devices with registered-CA certificates publish through the gateway to M
   const sub = await directSubscriber(`${topic}/up/#`)
   t.teardown(() => sub.client.endAsync())
 
-  for (const protocolVersion of [4, 5] as const) {
-    t.test(`mqtt.js with MQTT ${protocolVersion === 4 ? '3.1.1' : '5.0'}`, async (t) => {
+  for (const protocolVersion of [3, 4, 5] as const) {
+    t.test(`mqtt.js with MQTT ${{ 3: '3.1', 4: '3.1.1', 5: '5.0' }[protocolVersion]}`, async (t) => {
       const device = await fx.device()
-      const client = await fx.connect(device, { protocolVersion })
+      // MQTT 3.1 names its protocol "MQIsdp" [MQTT 3.1 §3.1]; 3.1.1 and 5.0 say "MQTT".
+      const client = await fx.connect(device, { protocolVersion, ...(protocolVersion === 3 ? { protocolId: 'MQIsdp' as const } : {}) })
       await client.publishAsync(`${topic}/up/v${protocolVersion}`, `hello v${protocolVersion}`, { qos: 1 })
       const got = await sub.next()
       t.equal(got.topic, `${topic}/up/v${protocolVersion}`)
