@@ -184,10 +184,13 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
-        await Promise.all([...listeners.values()].map((l) => l.stopAccepting().catch(() => undefined)))
+        // Stop accepting first; the servers' close completes only once their connections are gone,
+        // so it is awaited after the kicks (protocol goodbyes) and the forced close of the rest.
+        const closed = Promise.all([...listeners.values()].map((l) => l.stopAccepting().catch(() => undefined)))
         sessions.kickWhere(() => true, 'SHUTDOWN')
         await waitUntil(() => sessions.size === 0, 2000)
         for (const l of listeners.values()) l.destroyAll()
+        await closed
         await runCleanups(cleanups)
       })()
       return stopping

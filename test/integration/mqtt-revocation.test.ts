@@ -86,3 +86,17 @@ t.test('changes reach live sessions within 1 second, and only the affected ones'
     await closed(client, 1000)
   })
 })
+
+t.test('stopping the gateway says goodbye to live sessions and does not wait for them to leave', async (t) => {
+  if (!(await serviceAvailable(t, 'mosquitto', 1883))) return
+  const tg = await startTestGateway(t)
+  const fx = await mqttFixture(tg)
+  const v5 = await fx.connect(await fx.device(), { protocolVersion: 5 })
+  const v311 = await fx.connect(await fx.device())
+  const told = new Promise<number | undefined>((resolve) => v5.once('disconnect', (p) => resolve(p.reasonCode)))
+  const started = Date.now()
+  await tg.stop()
+  t.ok(Date.now() - started < 3000, `stopped in ${Date.now() - started} ms with two live sessions`)
+  t.equal(await told, 0x8b, 'the MQTT 5 client is told: server shutting down')
+  await closed(v311, 1000)
+})
