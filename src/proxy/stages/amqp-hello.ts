@@ -25,14 +25,7 @@ export async function amqpHello(conn: Connection, deps: PipelineDeps): Promise<V
 
   const frames = new HandshakeFrames(conn.client, conn.signal, 'client', deps.config.limits.maxHandshakeFrameBytes, header.rest)
   conn.amqp = { frames, startSent: true }
-  conn.client.write(encodeMethodFrame({
-    name: 'connection.start',
-    versionMajor: 0,
-    versionMinor: 9,
-    serverProperties: SERVER_PROPERTIES,
-    mechanisms: 'PLAIN AMQPLAIN',
-    locales: 'en_US',
-  }))
+  conn.client.write(START_FRAME)
   const startOk = await frames.next()
   if (startOk.name !== 'connection.start-ok') {
     return reject('PROTOCOL_ERROR', `expected connection.start-ok, got ${startOk.name}`, amqpClose(503, 'COMMAND_INVALID - expected connection.start-ok'))
@@ -68,3 +61,13 @@ const SERVER_PROPERTIES = new Map([
     ['direct_reply_to', bool(true)],
   ])],
 ])
+
+/** The same for every connection, so encoded once. */
+const START_FRAME = encodeMethodFrame({
+  name: 'connection.start',
+  versionMajor: 0,
+  versionMinor: 9,
+  serverProperties: SERVER_PROPERTIES,
+  mechanisms: 'PLAIN AMQPLAIN',
+  locales: 'en_US',
+})
