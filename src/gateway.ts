@@ -9,7 +9,7 @@ import { Metrics } from './observability/metrics'
 import { AuditLog } from './audit/audit-log'
 import { createAuditSinks } from './audit/sinks'
 import { createAuditQuery } from './audit/query'
-import { chainResolvers, loadOrCreateRootKey, rootKeyResolver, type RootAccessKey } from './admin/root-key'
+import { loadOrCreateRootKey, rootKeyResolver, type RootAccessKey } from './admin/root-key'
 import { loadMasterKey } from './auth/master-key'
 import { AccessKeyService } from './auth/access-keys'
 import { StaticAccountService } from './auth/static-accounts'
@@ -158,8 +158,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       store, instances, cas, devices, codes, audit, metrics, logger,
       sessions: clusterSessions,
       accessKeys, staticAccounts, tokens, blacklist: blacklistService, auditQuery,
-      // A disabled key's signed request gets a clear 403 ACCESS_KEY_INACTIVE (an unknown one 401).
-      keyResolver: chainResolvers(rootKeyResolver(rootAccessKey), (id) => accessKeys.secretOf(id)),
+      // Only the root AccessKey administers the gateway. Keys created through the API are the
+      // credentials of AMQP clients: one leaked from a client must not open the admin API (there
+      // is no policy system to scope them), so they are not resolved here.
+      keyResolver: rootKeyResolver(rootAccessKey),
       limits: config.limits,
     })
     cleanups.push(() => admin.close())

@@ -169,3 +169,13 @@ t.test("Debian's python3-pika publishes and consumes through the gateway", async
   const accepted = await tg.waitForEvent((e) => e.type === 'connection.accepted' && e.protocol === 'amqp')
   t.equal(accepted.actor.accessKeyId, fx.accessKeyId)
 })
+
+t.test('an AccessKey made for AMQP clients cannot sign admin calls', async (t) => {
+  const tg = await startTestGateway(t)
+  const key = (await tg.admin('POST', '/v1/access-keys', {})).body as { accessKeyId: string; accessKeySecret: string }
+  const { signRequest } = await import('../../src/admin/signing')
+  const headers = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret })
+  const res = await fetch(`${tg.gateway.adminUrl}/v1/instances`, { headers })
+  t.equal(res.status, 401)
+  t.equal(((await res.json()) as { code: string }).code, 'SIGNATURE_INVALID')
+})
