@@ -12,6 +12,7 @@ import type { PipelineDeps } from './deps'
 import { ClientGone } from './read-client'
 import { reject, type Verdict } from './verdict'
 import { startSplice } from './splice'
+import { closeAfterReply } from './close'
 import { tlsHandshake } from './stages/tls-handshake'
 import { proxyHeader } from './stages/proxy-header'
 import { blacklist, tunnel } from './stages/policy'
@@ -177,15 +178,6 @@ async function refuse(
   closeAfterReply(conn.client, reply)
 }
 
-/** Writes the last words, then ends; a peer that never reads them is cut off after a grace period. */
-export function closeAfterReply(stream: Socket, reply: Buffer | undefined): void {
-  if (stream.destroyed) return
-  const force = setTimeout(() => stream.destroy(), 2000)
-  force.unref()
-  stream.once('close', () => clearTimeout(force))
-  if (reply !== undefined && stream.writable) stream.end(reply)
-  else stream.destroy()
-}
 
 function replyName(code: number): string {
   const entry = Object.entries(REPLY_CODES).find(([, value]) => value === code)

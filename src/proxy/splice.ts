@@ -5,7 +5,7 @@ import type { Connection } from './connection'
 import type { PipelineDeps } from './deps'
 import type { ProtocolAdapter } from './adapters/adapter'
 import type { LiveSession, SessionView } from './session-registry'
-import { closeAfterReply } from './pipeline'
+import { closeAfterReply } from './close'
 import type { FrameBoundary } from './frame-boundary'
 import { pump } from './pump'
 
