@@ -46,3 +46,16 @@ export async function serviceAvailable(t: Test, name: ServiceName, port: number,
   }
   return false
 }
+
+/**
+ * A loopback port that nothing listens on (bound once, then released): a dead broker, a dead
+ * Redis, or a port for a server the test starts itself.
+ */
+export async function unusedPort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}

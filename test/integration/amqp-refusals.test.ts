@@ -1,7 +1,6 @@
 import t from 'tap'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
-import { createServer, type AddressInfo } from 'node:net'
-import { serviceAvailable, type Test } from '../helpers/services'
+import { serviceAvailable, unusedPort, type Test } from '../helpers/services'
 import { startTestGateway, unique, type TestGateway } from '../helpers/gateway'
 import { amqpFixture, type AmqpFixture } from '../helpers/amqp-fixture'
 import { encodeUserName, secretSignFor, signatureFor } from '../../src/auth/credentials'
@@ -139,10 +138,7 @@ t.test('refusals: every bad AMQP client gets ACCESS_REFUSED with a reason, and a
   })
 
   t.test('a backend that is down: a clear close, and the gateway keeps serving', async (t) => {
-    const dead = createServer()
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()))
-    const port = (dead.address() as AddressInfo).port
-    await new Promise<void>((r) => dead.close(() => r()))
+    const port = await unusedPort()
     const down = await amqpFixture(tg, { backendPort: port })
     await refused(t, tg, down, down.dynamicCredentials(), 'BACKEND_UNAVAILABLE', 'CONNECTION_FORCED - BACKEND_UNAVAILABLE')
     const conn = await fx.connect(fx.dynamicCredentials())

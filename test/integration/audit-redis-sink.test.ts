@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import Redis from 'ioredis'
 import t from 'tap'
 import { AuditLog } from '../../src/audit/audit-log'
@@ -7,7 +6,7 @@ import type { AuditEvent, AuditInput } from '../../src/audit/event'
 import { RedisStreamSink } from '../../src/audit/sinks/redis-stream'
 import { verifyChain } from '../../src/audit/verify'
 import { Metrics } from '../../src/observability/metrics'
-import { DEFAULT_PORTS, serviceAvailable } from '../helpers/services'
+import { DEFAULT_PORTS, serviceAvailable, unusedPort } from '../helpers/services'
 
 const REDIS_URL = `redis://127.0.0.1:${DEFAULT_PORTS.redis}`
 
@@ -21,16 +20,6 @@ const rejected = (i: number): AuditInput => ({
   source: { ip: '198.51.100.9', port: 1000 + i },
   details: { i },
 })
-
-/** A loopback port with nothing listening on it. */
-async function deadPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 async function counterValue(metrics: Metrics, sink: string): Promise<number> {
   const metric = await metrics.registry.getSingleMetric('portcullis_audit_sink_errors_total')?.get()
@@ -80,7 +69,7 @@ t.test('trims the stream to about maxLen with MAXLEN ~', async (t) => {
 
 t.test('a dead Redis counts errors without throwing or blocking', async (t) => {
   const metrics = new Metrics()
-  const sink = new RedisStreamSink({ url: `redis://127.0.0.1:${await deadPort()}`, readyTimeoutMs: 200 })
+  const sink = new RedisStreamSink({ url: `redis://127.0.0.1:${await unusedPort()}`, readyTimeoutMs: 200 })
   const log = new AuditLog({ sinks: [sink], metrics, queueLimit: 20, closeTimeoutMs: 1000 })
   const started = Date.now()
   for (let i = 0; i < 50; i++) t.doesNotThrow(() => log.record(rejected(i)))

@@ -2,24 +2,15 @@ import t from 'tap'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type AddressInfo } from 'node:net'
-import { serviceAvailable } from '../helpers/services'
+import { serviceAvailable, unusedPort } from '../helpers/services'
 import { startTestGateway } from '../helpers/gateway'
 import { mqttFixture } from '../helpers/mqtt-fixture'
 import { verifyFile } from '../../src/audit/verify'
 import { main } from '../../src/cli/main'
 
-async function deadPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((r) => server.close(() => r()))
-  return port
-}
-
 t.test("a test run's audit chain verifies, a tampered line is found, and a dead Redis-Streams sink stops nothing", async (t) => {
   if (!(await serviceAvailable(t, 'mosquitto', 1883))) return
-  const port = await deadPort()
+  const port = await unusedPort()
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-audit-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const tg = await startTestGateway(t, {

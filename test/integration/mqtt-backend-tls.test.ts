@@ -3,20 +3,11 @@ import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type AddressInfo } from 'node:net'
 import mqtt from 'mqtt'
-import { serviceAvailable, portOpen } from '../helpers/services'
+import { serviceAvailable, portOpen, unusedPort } from '../helpers/services'
 import { startTestGateway, unique } from '../helpers/gateway'
 import { fixtureFor } from '../helpers/mqtt-fixture'
 import { createCa, createLeaf } from '../../src/ca/pki'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((r) => server.close(() => r()))
-  return port
-}
 
 /**
  * A second, real Mosquitto that speaks only TLS and wants a username/password: the gateway must
@@ -32,7 +23,7 @@ t.test('a backend Mosquitto over TLS with its own credentials', async (t) => {
   writeFileSync(join(dir, 'server.pem'), brokerCert.cert)
   writeFileSync(join(dir, 'server.key'), brokerCert.key, { mode: 0o600 })
   execFileSync('mosquitto_passwd', ['-b', '-c', join(dir, 'passwords'), 'gateway', 'backend-secret'])
-  const port = await freePort()
+  const port = await unusedPort()
   writeFileSync(join(dir, 'mosquitto.conf'), [
     'user root',
     'persistence false',

@@ -7,7 +7,7 @@ import { openStore } from '../../src/store/open'
 import { GLOBAL_SCOPE } from '../../src/store/records'
 import { RedisStore } from '../../src/store/redis'
 import type { Store } from '../../src/store/store'
-import { DEFAULT_PORTS, serviceAvailable } from '../helpers/services'
+import { DEFAULT_PORTS, serviceAvailable, unusedPort } from '../helpers/services'
 import { instance, storeContract } from '../helpers/store-contract'
 import type { StoreFixture } from '../helpers/store-contract'
 
@@ -69,15 +69,6 @@ async function makeRedis(keyPrefix = `${RUN_PREFIX}${++fixtures}:`): Promise<Sto
   }
 }
 
-/** A port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 /** A TCP relay to Redis that the test can cut, to take Redis away from a connected store. */
 async function relayToRedis(): Promise<{ port: number; cut: () => Promise<void>; drop: () => void }> {
   const sockets = new Set<Socket>()
@@ -133,7 +124,7 @@ t.test('redis store', async (t) => {
   })
 
   t.test('redis store fails fast with STORE_UNAVAILABLE when Redis cannot be reached', async (t) => {
-    const port = await closedPort()
+    const port = await unusedPort()
     const started = Date.now()
     await t.rejects(RedisStore.open({ url: `redis://127.0.0.1:${port}`, keyPrefix: `${RUN_PREFIX}dead:` }), { code: 'STORE_UNAVAILABLE' })
     t.ok(Date.now() - started < 3_000, `open gave up after ${Date.now() - started} ms`)

@@ -2,19 +2,12 @@ import t from 'tap'
 import { AmqpFrameBoundary, MqttPacketBoundary, type FrameBoundary } from '../../src/proxy/frame-boundary'
 import { encodeFrame } from '../../src/protocols/amqp/frame-codec'
 import { encodeDisconnect } from '../../src/protocols/mqtt/connack'
+import { encodeVarByteInt } from '../../src/protocols/mqtt/var-byte-int'
 
 /** MQTT PUBLISH (QoS0) of `size` payload bytes: fixed header, topic "t", payload. */
 function publish(size: number): Buffer {
   const body = Buffer.concat([Buffer.from([0, 1, 0x74]), Buffer.alloc(size, 0x61)])
-  const length: number[] = []
-  let n = body.length
-  do {
-    let byte = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    length.push(byte)
-  } while (n > 0)
-  return Buffer.concat([Buffer.from([0x30, ...length]), body])
+  return Buffer.concat([Buffer.from([0x30]), encodeVarByteInt(body.length), body])
 }
 
 /** Feeds `stream` in pseudo-random slices and records the offsets where the tracker says "between frames". */
