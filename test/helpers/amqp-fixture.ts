@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import amqplib from 'amqplib'
 import { deriveCredentials, encodeUserName, passwordFor } from '../../src/auth/credentials'
+import { createAccountBody } from '../../src/cli/commands/static-account'
 import type { TestGateway } from './gateway'
 import { unique } from './gateway'
 
@@ -20,6 +21,8 @@ export interface AmqpFixture {
   stsCredentials(securityToken: string): { userName: string; password: string }
   connect(creds: { userName: string; password: string }, opts?: { servername?: string | false; query?: string; vhost?: string; mechanism?: 'PLAIN' | 'AMQPLAIN' }): Promise<amqplib.ChannelModel>
   createAccessKey(): Promise<{ accessKeyId: string; accessKeySecret: string }>
+  /** CreateAccount through the admin API, signed with the key's secret as the CLI does. */
+  createStaticAccount(key?: { accessKeyId: string; accessKeySecret: string }): Promise<{ status: number; body: any }>
 }
 
 export async function amqpFixture(tg: TestGateway, opts: { backendPort?: number; vhost?: string } = {}): Promise<AmqpFixture> {
@@ -43,6 +46,9 @@ export async function amqpFixture(tg: TestGateway, opts: { backendPort?: number;
     serverCa,
     ...key,
     createAccessKey,
+    createStaticAccount(k = key) {
+      return tg.admin('POST', `/v1/instances/${instanceId}/static-accounts`, createAccountBody(instanceId, k.accessKeyId, k.accessKeySecret, String(Date.now())))
+    },
     dynamicCredentials(o = {}) {
       const ts = String(o.ts ?? Date.now())
       return {

@@ -59,3 +59,15 @@ export async function unusedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
 }
+
+/** Deletes every Redis key under `prefix` (and the `extra` keys): a test's own keys, after it. */
+export async function deleteRedisKeys(prefix: string, extra: readonly string[] = []): Promise<void> {
+  const { default: Redis } = await import('ioredis')
+  const redis = new Redis('redis://127.0.0.1:6379')
+  try {
+    const keys = [...extra, ...(await redis.keys(`${prefix}*`))]
+    if (keys.length > 0) await redis.del(...keys)
+  } finally {
+    redis.disconnect()
+  }
+}

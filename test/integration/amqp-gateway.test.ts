@@ -8,7 +8,6 @@ import { promisify } from 'node:util'
 import { serviceAvailable, type Test } from '../helpers/services'
 import { startTestGateway, unique } from '../helpers/gateway'
 import { amqpFixture, directAmqp } from '../helpers/amqp-fixture'
-import { secretSignFor, signatureFor, encodeUserName } from '../../src/auth/credentials'
 import type amqplib from 'amqplib'
 
 const run = promisify(execFile)
@@ -58,15 +57,7 @@ t.test('AMQP clients with AccessKey credentials publish and consume through the 
   })
 
   t.test('a static account created through the API (type 2)', async (t) => {
-    const createTimestamp = Date.now()
-    const res = await tg.admin('POST', `/v1/instances/${fx.instanceId}/static-accounts`, {
-      instanceId: fx.instanceId,
-      accountAccessKey: fx.accessKeyId,
-      userName: encodeUserName({ type: 2, instanceId: fx.instanceId, accessKeyId: fx.accessKeyId }),
-      createTimestamp,
-      signature: signatureFor(fx.accessKeySecret, String(createTimestamp)),
-      secretSign: secretSignFor(fx.accessKeySecret, String(createTimestamp)),
-    })
+    const res = await fx.createStaticAccount()
     t.equal(res.status, 201, JSON.stringify(res.body))
     const conn = await fx.connect({ userName: res.body.userName, password: res.body.password })
     await roundTrip(t, conn, Buffer.from('hello static'))

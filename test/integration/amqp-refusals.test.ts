@@ -3,7 +3,6 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { serviceAvailable, unusedPort, type Test } from '../helpers/services'
 import { startTestGateway, unique, type TestGateway } from '../helpers/gateway'
 import { amqpFixture, type AmqpFixture } from '../helpers/amqp-fixture'
-import { encodeUserName, secretSignFor, signatureFor } from '../../src/auth/credentials'
 import { loadMasterKey } from '../../src/auth/master-key'
 import { issueSecurityToken } from '../../src/auth/security-tokens'
 import { PROTOCOL_HEADER } from '../../src/protocols/amqp/frame-codec'
@@ -72,14 +71,7 @@ t.test('refusals: every bad AMQP client gets ACCESS_REFUSED with a reason, and a
 
   t.test('a deleted static account', async (t) => {
     const key = await fx.createAccessKey()
-    const createTimestamp = Date.now()
-    const res = await tg.admin('POST', `/v1/instances/${fx.instanceId}/static-accounts`, {
-      accountAccessKey: key.accessKeyId,
-      userName: encodeUserName({ type: 2, instanceId: fx.instanceId, accessKeyId: key.accessKeyId }),
-      createTimestamp,
-      signature: signatureFor(key.accessKeySecret, String(createTimestamp)),
-      secretSign: secretSignFor(key.accessKeySecret, String(createTimestamp)),
-    })
+    const res = await fx.createStaticAccount(key)
     t.equal(res.status, 201)
     const creds = { userName: res.body.userName, password: res.body.password }
     const live = await fx.connect(creds)

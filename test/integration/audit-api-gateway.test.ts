@@ -1,6 +1,5 @@
 import t from 'tap'
-import Redis from 'ioredis'
-import { serviceAvailable } from '../helpers/services'
+import { deleteRedisKeys, serviceAvailable } from '../helpers/services'
 import { startTestGateway, unique } from '../helpers/gateway'
 import { mqttFixture } from '../helpers/mqtt-fixture'
 
@@ -8,12 +7,7 @@ t.test('GET /v1/audit answers for every replica writing one Redis stream', async
   if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883))) return
   const key = `portcullis-test:${unique('audit-stream')}`
   const redisPrefix = `portcullis-test:${unique('audit-replicas')}:`
-  t.teardown(async () => {
-    const redis = new Redis('redis://127.0.0.1:6379')
-    const keys = [key, ...(await redis.keys(`${redisPrefix}*`))]
-    await redis.del(...keys)
-    redis.disconnect()
-  })
+  t.teardown(() => deleteRedisKeys(redisPrefix, [key]))
   const config = { audit: { sinks: [{ kind: 'redis-stream', key, maxLen: 10_000 }] } }
   const a = await startTestGateway(t, { redisPrefix, config })
   const b = await startTestGateway(t, { redisPrefix, config, certsDir: a.certsDir, dataDir: a.dataDir })

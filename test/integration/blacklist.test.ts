@@ -3,7 +3,6 @@ import { serviceAvailable } from '../helpers/services'
 import { startTestGateway, unique } from '../helpers/gateway'
 import { closed, mqttFixture } from '../helpers/mqtt-fixture'
 import { amqpFixture } from '../helpers/amqp-fixture'
-import { encodeUserName, secretSignFor, signatureFor } from '../../src/auth/credentials'
 import { inspectCertificate } from '../../src/ca/certificate'
 import { X509Certificate } from 'node:crypto'
 import type amqplib from 'amqplib'
@@ -66,14 +65,7 @@ t.test('the blacklist refuses new connections and closes live sessions of both p
   }
 
   const staticAccount = async (key: { accessKeyId: string; accessKeySecret: string }) => {
-    const createTimestamp = Date.now()
-    const res = await tg.admin('POST', `/v1/instances/${amqp.instanceId}/static-accounts`, {
-      accountAccessKey: key.accessKeyId,
-      userName: encodeUserName({ type: 2, instanceId: amqp.instanceId, accessKeyId: key.accessKeyId }),
-      createTimestamp,
-      signature: signatureFor(key.accessKeySecret, String(createTimestamp)),
-      secretSign: secretSignFor(key.accessKeySecret, String(createTimestamp)),
-    })
+    const res = await amqp.createStaticAccount(key)
     return { userName: res.body.userName as string, password: res.body.password as string }
   }
   const amqpCases: Array<[string, (k: { accessKeyId: string; userName: string }) => Record<string, unknown>]> = [

@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import Redis from 'ioredis'
-import { serviceAvailable } from '../helpers/services'
+import { deleteRedisKeys, serviceAvailable } from '../helpers/services'
 import { unique, type TestGateway } from '../helpers/gateway'
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process'
 import { closed, fixtureFor, mqttFixture } from '../helpers/mqtt-fixture'
@@ -33,10 +32,7 @@ t.test('two gateway processes on one Redis act as one gateway', async (t) => {
   const b = await startGatewayProcess({ name: 'b', dir, certsDir, redisPrefix, env })
   t.teardown(async () => {
     await Promise.all([a.stop(), b.stop()])
-    const redis = new Redis('redis://127.0.0.1:6379')
-    const keys = await redis.keys(`${redisPrefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
+    await deleteRedisKeys(redisPrefix)
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -106,10 +102,7 @@ t.test('workers: 2 share the listeners, and a change reaches every worker', asyn
   const gw = await startGatewayProcess({ name: 'w', dir, certsDir, redisPrefix, env, config: { workers: 2 } })
   t.teardown(async () => {
     await gw.stop()
-    const redis = new Redis('redis://127.0.0.1:6379')
-    const keys = await redis.keys(`${redisPrefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
+    await deleteRedisKeys(redisPrefix)
     rmSync(dir, { recursive: true, force: true })
   })
   const fx = await mqttFixture(view(gw, gw, certsDir))

@@ -2,8 +2,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Redis from 'ioredis'
-import { serviceAvailable } from '../helpers/services'
+import { deleteRedisKeys, serviceAvailable } from '../helpers/services'
 import { startTestGateway, unique, type TestGatewayOptions } from '../helpers/gateway'
 import { fixtureFor, mqttFixture } from '../helpers/mqtt-fixture'
 
@@ -18,10 +17,7 @@ for (const kind of ['embedded', 'redis'] as const) {
       rmSync(dataDir, { recursive: true, force: true })
       rmSync(certsDir, { recursive: true, force: true })
       if (kind === 'redis') {
-        const redis = new Redis('redis://127.0.0.1:6379')
-        const keys = await redis.keys(`${redisPrefix}*`)
-        if (keys.length > 0) await redis.del(...keys)
-        redis.disconnect()
+        await deleteRedisKeys(redisPrefix)
       }
     })
     const options: TestGatewayOptions = { dataDir, certsDir, ...(kind === 'redis' ? { redisPrefix } : {}) }

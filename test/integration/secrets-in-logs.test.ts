@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { serviceAvailable } from '../helpers/services'
 import { startTestGateway, unique } from '../helpers/gateway'
 import { amqpFixture } from '../helpers/amqp-fixture'
-import { encodeUserName, secretSignFor, signatureFor } from '../../src/auth/credentials'
 
 /** Every form a secret could leak in: as is, Base64, hex. */
 function forms(secret: string): string[] {
@@ -16,14 +15,7 @@ t.test('no AccessKey secret, static password or backend password reaches the log
   const lines: string[] = []
   const tg = await startTestGateway(t, { logLines: (line) => lines.push(line) })
   const fx = await amqpFixture(tg)
-  const createTimestamp = Date.now()
-  const created = await tg.admin('POST', `/v1/instances/${fx.instanceId}/static-accounts`, {
-    accountAccessKey: fx.accessKeyId,
-    userName: encodeUserName({ type: 2, instanceId: fx.instanceId, accessKeyId: fx.accessKeyId }),
-    createTimestamp,
-    signature: signatureFor(fx.accessKeySecret, String(createTimestamp)),
-    secretSign: secretSignFor(fx.accessKeySecret, String(createTimestamp)),
-  })
+  const created = await fx.createStaticAccount()
   t.equal(created.status, 201)
   const staticPassword = created.body.password as string
   const dynamic = fx.dynamicCredentials()
