@@ -15,6 +15,11 @@ export interface BenchOptions {
   amqpPayloads: readonly number[]
   /** Window of one connection-rate measurement. */
   connectMs: number
+  /**
+   * Connections opened, unmeasured, before each connection-rate window: every endpoint is measured
+   * in its steady state, not while a JIT compiles its per-connection code (Node) or caches fill.
+   */
+  connectWarmupMs: number
   /** Connections in flight at once during a connection-rate run. */
   connectConcurrency: number
   /** Round-trip latency: messages per second and window. */
@@ -42,6 +47,7 @@ const QUICK: Omit<BenchOptions, 'verbose' | 'only' | 'workers'> = {
   mqttPayloads: [64, 1024, 16 * 1024],
   amqpPayloads: [64, 16 * 1024],
   connectMs: 1500,
+  connectWarmupMs: 500,
   connectConcurrency: 8,
   latencyRate: 200,
   latencyMs: 1500,
@@ -56,6 +62,7 @@ const FULL: Omit<BenchOptions, 'verbose' | 'only' | 'workers'> = {
   drainMaxMs: 5000,
   amqpPayloads: [64, 1024, 16 * 1024],
   connectMs: 6000,
+  connectWarmupMs: 2000,
   latencyMs: 8000,
   idleConnections: 10_000,
 }

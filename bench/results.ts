@@ -44,20 +44,39 @@ export class Results {
   }
 
   markdown(): string {
-    const header = ['measurement', ...ENDPOINT_IDS.map((id) => ENDPOINT_LABELS[id]), 'Portcullis ÷ HAProxy', 'Portcullis ÷ direct']
+    const header = ['measurement', ...ENDPOINT_IDS.map((id) => ENDPOINT_LABELS[id]), ...RATIO_COLUMNS.map((c) => c.header)]
     const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`]
     for (const row of this.rows) {
-      const cells = ENDPOINT_IDS.map((id) => fmt(row.values[id], row.decimals))
-      const p = row.values.portcullis
-      const h = row.values[row.reference]
-      const d = row.values.direct
-      const vsH = p !== undefined && h !== undefined && h !== 0 ? `${(p / h).toFixed(2)} (vs ${row.reference === 'haproxyMtls' ? 'mTLS' : 'TLS'})` : '—'
-      const vsD = row.vsDirect === true && p !== undefined && d !== undefined && d !== 0 ? (p / d).toFixed(2) : '—'
-      lines.push(`| ${row.label} (${row.unit}) | ${cells.join(' | ')} | ${vsH} | ${vsD} |`)
+      const cells = [...ENDPOINT_IDS.map((id) => fmt(row.values[id], row.decimals)), ...RATIO_COLUMNS.map((c) => c.cell(row))]
+      lines.push(`| ${row.label} (${row.unit}) | ${cells.join(' | ')} |`)
     }
     return lines.join('\n')
   }
 }
+
+/** The Portcullis figure divided by another endpoint's, where both were measured. */
+function portcullisOver(row: Row, other: EndpointId): string | undefined {
+  const p = row.values.portcullis
+  const o = row.values[other]
+  return p !== undefined && o !== undefined && o !== 0 ? (p / o).toFixed(2) : undefined
+}
+
+/**
+ * Ratio columns after the endpoints: to the HAProxy endpoint doing the same job (the row's
+ * reference), to the naive Node pipe (what Node itself costs), and to the direct broker where
+ * that means something (throughput and latency).
+ */
+const RATIO_COLUMNS: ReadonlyArray<{ header: string; cell(row: Row): string }> = [
+  {
+    header: 'Portcullis ÷ HAProxy',
+    cell: (row) => {
+      const r = portcullisOver(row, row.reference)
+      return r === undefined ? '—' : `${r} (vs ${row.reference === 'haproxyMtls' ? 'mTLS' : 'TLS'})`
+    },
+  },
+  { header: 'Portcullis ÷ Node pipe', cell: (row) => portcullisOver(row, 'nodePipe') ?? '—' },
+  { header: 'Portcullis ÷ direct', cell: (row) => (row.vsDirect === true ? portcullisOver(row, 'direct') : undefined) ?? '—' },
+]
 
 function fmt(value: number | undefined, decimals: number): string {
   if (value === undefined) return '—'

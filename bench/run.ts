@@ -12,7 +12,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Endpoint } from './endpoints'
+import { ENDPOINT_LABELS, type Endpoint } from './endpoints'
+import type { AmqpAuth, Target } from './load/target'
 import { LoadWorker } from './load/worker-client'
 import { describeMachine, hasCommand, openFileLimit, pinSelf, reachable } from './machine'
 import { parseOptions, USAGE, type BenchOptions } from './options'
@@ -28,6 +29,7 @@ import { throughput } from './scenarios/throughput'
 import type { ServerProcess } from './servers/child'
 import { HAPROXY_INSTALL, haproxyVersion, startHaproxy } from './servers/haproxy'
 import { startMosquitto } from './servers/mosquitto'
+import { startNodePipe } from './servers/node-pipe'
 import { AMQP_HOSTNAME, AMQP_INSTANCE, configurePortcullis, MQTT_HOSTNAME, MQTT_INSTANCE, startPortcullis } from './servers/portcullis'
 
 const ROOT = join(__dirname, '../..')
@@ -100,25 +102,37 @@ async function main(): Promise<number> {
     const pki = await createBenchPki(dir)
     const mosquitto = await startMosquitto(dir, pinnedCore)
     servers.push(mosquitto)
+    const rabbitmqAuth: AmqpAuth = { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password }
     const endpoints: Endpoint[] = [{
       id: 'direct', pids: [],
       mqtt: { host: '127.0.0.1', port: mosquitto.port },
-      ...(amqpUp ? { amqp: { target: { host: RABBITMQ.host, port: RABBITMQ.port }, auth: { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password } } } : {}),
+      ...(amqpUp ? { amqp: { target: { host: RABBITMQ.host, port: RABBITMQ.port }, auth: rabbitmqAuth } } : {}),
     }]
     const mtls = { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert, cert: pki.client.cert, key: pki.client.key }
+    // Targets of the endpoints that terminate TLS in front of the same brokers.
+    const mqttAt = (port: number): Target => ({ host: '127.0.0.1', port, tls: mtls })
+    const tlsOnlyAt = (port: number): Target => ({ host: '127.0.0.1', port, tls: { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert } })
+    const amqpAt = (port: number, auth: AmqpAuth): Pick<Endpoint, 'amqp'> =>
+      amqpUp ? { amqp: { target: { host: '127.0.0.1', port, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth } } : {}
     if (haproxy !== undefined) {
       const h = await startHaproxy({
         dir, core: pinnedCore, files: { serverPem: pki.files.serverPem, clientCaPem: pki.files.clientCaPem },
         mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port, maxconn: maxIdle + 100,
       })
       servers.push(h)
-      endpoints.push({ id: 'haproxyMtls', pids: [h.pid], mqtt: { host: '127.0.0.1', port: h.ports.mqttMtls, tls: mtls } })
-      endpoints.push({
-        id: 'haproxyTls', pids: [h.pid],
-        tlsOnly: { host: '127.0.0.1', port: h.ports.mqttTls, tls: { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert } },
-        ...(amqpUp ? { amqp: { target: { host: '127.0.0.1', port: h.ports.amqpTls, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth: { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password } } } : {}),
-      })
+      endpoints.push({ id: 'haproxyMtls', pids: [h.pid], mqtt: mqttAt(h.ports.mqttMtls) })
+      endpoints.push({ id: 'haproxyTls', pids: [h.pid], tlsOnly: tlsOnlyAt(h.ports.mqttTls), ...amqpAt(h.ports.amqpTls, rabbitmqAuth) })
     }
+    // Needs only Node, so it is always there: the floor Portcullis is compared with.
+    const pipe = await startNodePipe({
+      core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, clientCaFile: pki.files.clientCaPem,
+      mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port,
+    })
+    servers.push(pipe)
+    endpoints.push({
+      id: 'nodePipe', pids: [pipe.pid],
+      mqtt: mqttAt(pipe.ports.mqttMtls), tlsOnly: tlsOnlyAt(pipe.ports.mqttTls), ...amqpAt(pipe.ports.amqpTls, rabbitmqAuth),
+    })
     const p = await startPortcullis({ dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers: options.workers })
     servers.push(p)
     const accessKey = await configurePortcullis(p.admin, {
@@ -126,9 +140,7 @@ async function main(): Promise<number> {
     })
     endpoints.push({
       id: 'portcullis', pids: [p.pid, ...p.workerPids()],
-      mqtt: { host: '127.0.0.1', port: p.mqttPort, tls: mtls },
-      tlsOnly: { host: '127.0.0.1', port: p.mqttPort, tls: { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert } },
-      ...(amqpUp ? { amqp: { target: { host: '127.0.0.1', port: p.amqpPort, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth: { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey } } } : {}),
+      mqtt: mqttAt(p.mqttPort), tlsOnly: tlsOnlyAt(p.mqttPort), ...amqpAt(p.amqpPort, { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey }),
     })
 
     receiver = new LoadWorker('receiver')
@@ -162,7 +174,7 @@ async function main(): Promise<number> {
       `Portcullis bench, ${options.mode} mode, ${new Date(started).toISOString()}, ${seconds.toFixed(0)} s`,
       `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.mosquitto ?? 'mosquitto'}, ${machine.haproxy ?? 'no HAProxy'}`,
       `Placement: ${placement.join('; ')}`,
-      `Load: ${options.publishers} publishers × QoS0 for ${options.throughputMs} ms per size; connection rate ${options.connectConcurrency} in flight for ${options.connectMs} ms; round trip ${options.latencyRate} msg/s for ${options.latencyMs} ms; ${idle} idle connections. Certificates ECDSA P-256, TLS 1.3.`,
+      `Load: ${options.publishers} publishers × QoS0 for ${options.throughputMs} ms per size; connection rate ${options.connectConcurrency} in flight for ${options.connectMs} ms after ${options.connectWarmupMs} ms unmeasured; round trip ${options.latencyRate} msg/s for ${options.latencyMs} ms; ${idle} idle connections. Certificates ECDSA P-256, TLS 1.3.`,
     ]
     out(heading.join('\n') + '\n')
     out(results.markdown())
@@ -170,7 +182,7 @@ async function main(): Promise<number> {
     const resultsDir = join(ROOT, 'bench/results')
     mkdirSync(resultsDir, { recursive: true })
     const file = join(resultsDir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`)
-    const json = JSON.stringify({ started: new Date(started).toISOString(), seconds, options: { ...options, idleConnections: idle }, machine, placement, rows: results.rows, notes: results.notes, details: results.details, instances: { mqtt: MQTT_INSTANCE, amqp: AMQP_INSTANCE } }, null, 2)
+    const json = JSON.stringify({ started: new Date(started).toISOString(), seconds, options: { ...options, idleConnections: idle }, machine, placement, endpoints: ENDPOINT_LABELS, rows: results.rows, notes: results.notes, details: results.details, instances: { mqtt: MQTT_INSTANCE, amqp: AMQP_INSTANCE } }, null, 2)
     writeFileSync(file, json + '\n')
     writeFileSync(join(resultsDir, 'latest.json'), json + '\n')
     out(`\nJSON: ${file}`)

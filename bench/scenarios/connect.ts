@@ -38,10 +38,11 @@ export async function connectRate(ctx: BenchContext, c: ConnectCase, ep: Endpoin
   if (where === undefined) return
   ctx.log(`${c.label} — ${ep.id}`)
   try {
+    const args = { kind: c.kind, ...where, resume: c.resume, concurrency: ctx.options.connectConcurrency }
+    await ctx.sender.call('connectRate', { ...args, durationMs: ctx.options.connectWarmupMs })
+    await sleep(200)
     const cpu = new CpuWindow(ep.pids)
-    const r = await ctx.sender.call('connectRate', {
-      kind: c.kind, ...where, resume: c.resume, durationMs: ctx.options.connectMs, concurrency: ctx.options.connectConcurrency,
-    })
+    const r = await ctx.sender.call('connectRate', { ...args, durationMs: ctx.options.connectMs })
     const used = cpu.stop()
     const row = (id: string, label: string, unit: string, decimals: number): RowSpec =>
       ({ id: `connect-${c.id}-${id}`, label: `${c.label}: ${label}`, unit, decimals, reference: c.reference })

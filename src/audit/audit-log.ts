@@ -16,6 +16,8 @@ export interface AuditLogOptions {
   queueLimit?: number
   /** Events per sink write at most (default 256). */
   batchSize?: number
+  /** How long an event may wait for others to share its sink write (ms, default 10; SinkQueue). */
+  lingerMs?: number
   /** Events kept in memory for `recent` (default 10 000). */
   recentSize?: number
   /**
@@ -69,6 +71,7 @@ export class AuditLog {
         new SinkQueue(sink, {
           limit: opts.queueLimit ?? 10_000,
           batchSize: opts.batchSize ?? 256,
+          lingerMs: opts.lingerMs ?? 10,
           onLoss: (lost, cause, err) => this.onLoss(sink.name, lost, cause, err),
         }),
     )

@@ -20,15 +20,21 @@ export function canonicalJson(value: unknown): string {
     // JSON.stringify(undefined) is undefined; inside arrays JSON writes null, so do the same.
     return JSON.stringify(value) ?? 'null'
   }
+  // Built by concatenation rather than map/join: this runs for every audit event (twice per
+  // connection), and V8 turns the appends into one rope without the intermediate arrays.
   if (Array.isArray(value)) {
-    return `[${value.map((item) => canonicalJson(item)).join(',')}]`
+    let out = '['
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i])
+    return out + ']'
   }
   const record = value as Record<string, unknown>
-  const members: string[] = []
+  let out = '{'
+  let first = true
   for (const key of Object.keys(record).sort()) {
     const member = record[key]
     if (member === undefined) continue
-    members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`)
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`
+    first = false
   }
-  return `{${members.join(',')}}`
+  return out + '}'
 }

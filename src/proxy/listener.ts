@@ -3,6 +3,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { ListenerConfig } from '../config/schema'
 import type { PipelineDeps } from './deps'
 import { runPipeline } from './pipeline'
+import { ignoreSocketError } from './close'
 
 /**
  * One TCP listener. Each accepted socket runs the pipeline; a connection over
@@ -63,7 +64,7 @@ export class Listener {
 
   private refuseOverLimit(socket: Socket): void {
     const protocol = this.config.protocol
-    socket.on('error', () => undefined)
+    socket.on('error', ignoreSocketError)
     this.deps.metrics.connectionsRejected.inc({ protocol, instance: NO_INSTANCE, reason: 'CONNECTION_LIMIT' })
     this.deps.audit.record({
       type: 'connection.rejected', outcome: 'failure', protocol, reason: 'CONNECTION_LIMIT',

@@ -12,7 +12,7 @@ import type { PipelineDeps } from './deps'
 import { ClientGone } from './read-client'
 import { reject, type Verdict } from './verdict'
 import { startSplice } from './splice'
-import { closeAfterReply } from './close'
+import { closeAfterReply, ignoreSocketError } from './close'
 import { tlsHandshake } from './stages/tls-handshake'
 import { proxyHeader } from './stages/proxy-header'
 import { blacklist, tunnel } from './stages/policy'
@@ -101,7 +101,7 @@ export async function runPipeline(socket: Socket, listener: ListenerConfig, deps
     client: socket,
   }
   // A client's bad bytes or a reset must never surface as an unhandled 'error' event.
-  socket.on('error', () => undefined)
+  socket.on('error', ignoreSocketError)
   socket.setNoDelay(true)
   const deadline = setTimeout(() => controller.abort(), deps.config.limits.handshakeTimeoutMs)
   const pipeline = PIPELINES[listener.protocol]

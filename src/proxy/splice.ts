@@ -5,7 +5,7 @@ import type { Connection } from './connection'
 import type { PipelineDeps } from './deps'
 import type { ProtocolAdapter } from './adapters/adapter'
 import type { LiveSession, SessionView } from './session-registry'
-import { closeAfterReply } from './close'
+import { closeAfterReply, ignoreSocketError } from './close'
 import type { FrameBoundary } from './frame-boundary'
 import { pump } from './pump'
 
@@ -24,7 +24,7 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   const protocol = conn.listener.protocol
   conn.phase = { name: 'forwarding', upstream }
   upstream.setNoDelay(true)
-  upstream.on('error', () => undefined)
+  upstream.on('error', ignoreSocketError)
 
   for (const chunk of conn.upstreamPreamble ?? []) upstream.write(chunk)
   for (const chunk of conn.downstreamPreamble ?? []) client.write(chunk)

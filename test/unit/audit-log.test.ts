@@ -126,6 +126,26 @@ t.test('every sink gets every event in order, batched', async (t) => {
   t.ok(a.closed && b.closed)
 })
 
+t.test('events recorded close together share one sink write; a full batch does not wait', async (t) => {
+  const sink = new MemorySink()
+  const log = new AuditLog({ sinks: [sink], batchSize: 8, lingerMs: 200 })
+  for (let i = 0; i < 3; i++) {
+    log.record(accepted(i))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.same(sink.batches, [], 'nothing written while the first event lingers')
+  for (let i = 3; i < 11; i++) log.record(accepted(i))
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(sink.batches, [8, 3], 'the full batch went on the next turn, the rest with it')
+  log.record(accepted(11))
+  const started = Date.now()
+  await log.flush()
+  t.ok(Date.now() - started >= 150, 'a lone event waits out the linger')
+  t.same(sink.batches, [8, 3, 1])
+  await log.close()
+})
+
 t.test('a stuck sink drops and counts beyond its bound while record stays fast', async (t) => {
   const metrics = new Metrics()
   const stuck = new StuckSink()

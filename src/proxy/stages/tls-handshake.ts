@@ -19,26 +19,13 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     if (instance !== undefined) conn.instance = instance
     return CONTINUE
   }
-  let refusal: Rejection | undefined
-  // The socket keeps its options (and so this callback) for its lifetime: the callback reaches the
-  // connection through a holder that is emptied once the handshake is over.
-  const holder: { conn?: Connection } = { conn }
+  const sni = sniChooser(conn, deps)
   const socket = new TLSSocket(conn.socket, {
     isServer: true,
     secureContext: deps.tlsContexts.default,
     requestCert: conn.listener.protocol === 'mqtt',
     rejectUnauthorized: false,
-    SNICallback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => {
-      const current = holder.conn
-      if (current === undefined) return done(new Error('handshake over'))
-      const verdict = chooseInstance(current, deps, servername)
-      if (verdict !== undefined) {
-        refusal = verdict
-        done(new Error(verdict.reason))
-        return
-      }
-      done(null, deps.tlsContexts.forInstance(current.instance as InstanceRecord))
-    },
+    SNICallback: sni.callback,
   })
   conn.tls = socket
   conn.client = socket
@@ -58,7 +45,7 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     socket.once('close', onFailed)
     conn.signal.addEventListener('abort', onAbort, { once: true })
   })
-  delete holder.conn
+  const refusal = sni.finish()
   if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
   if (refusal !== undefined) return refusal
   if (outcome === 'failed') return reject('TLS_HANDSHAKE_FAILED')
@@ -76,6 +63,36 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     if (instance !== undefined) conn.instance = instance
   }
   return CONTINUE
+}
+
+/**
+ * The SNICallback, made outside tlsHandshake on purpose: the socket keeps its options (and so this
+ * callback) for its whole life, and a closure made inside tlsHandshake would share that function's
+ * scope — holding the connection, its CONNECT and certificates for as long as the session lasts.
+ * This one reaches the connection through a holder that `finish` empties once the handshake is over.
+ */
+function sniChooser(conn: Connection, deps: PipelineDeps): {
+  callback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => void
+  finish: () => Rejection | undefined
+} {
+  const holder: { conn?: Connection; refusal?: Rejection } = { conn }
+  return {
+    callback(servername, done) {
+      const current = holder.conn
+      if (current === undefined) return done(new Error('handshake over'))
+      const verdict = chooseInstance(current, deps, servername)
+      if (verdict !== undefined) {
+        holder.refusal = verdict
+        done(new Error(verdict.reason))
+        return
+      }
+      done(null, deps.tlsContexts.forInstance(current.instance as InstanceRecord))
+    },
+    finish() {
+      delete holder.conn
+      return holder.refusal
+    },
+  }
 }
 
 /** Sets the connection's instance from the SNI; answers a refusal when none may serve it. */
