@@ -1,3 +1,5 @@
+import { ENDPOINT_IDS, type EndpointId } from './endpoints'
+
 /**
  * Bench modes (issue 5): `--quick` finishes in under two minutes on a 2-core machine; the full
  * mode runs longer windows and 10,000 idle connections. Every window and count lives here so the
@@ -34,12 +36,16 @@ export interface BenchOptions {
   only: readonly Measurement[]
   /** Portcullis worker processes (1: one process, embedded store; more: cluster on Redis). */
   workers: number
+  /** Endpoints (columns) to measure (default all); the servers of the others are not started. */
+  endpoints: readonly EndpointId[]
 }
 
 export const MEASUREMENTS = ['idle', 'throughput', 'connect', 'latency'] as const
 export type Measurement = (typeof MEASUREMENTS)[number]
 
-const QUICK: Omit<BenchOptions, 'verbose' | 'only' | 'workers'> = {
+type Choices = 'verbose' | 'only' | 'workers' | 'endpoints'
+
+const QUICK: Omit<BenchOptions, Choices> = {
   mode: 'quick',
   throughputMs: 1500,
   drainMaxMs: 2000,
@@ -55,7 +61,7 @@ const QUICK: Omit<BenchOptions, 'verbose' | 'only' | 'workers'> = {
   idleConnections: 1000,
 }
 
-const FULL: Omit<BenchOptions, 'verbose' | 'only' | 'workers'> = {
+const FULL: Omit<BenchOptions, Choices> = {
   ...QUICK,
   mode: 'full',
   throughputMs: 8000,
@@ -72,6 +78,7 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verb
   --idle N    idle TLS connections for the memory measurement (full default 10,000)
   --only LIST some of idle,throughput,connect,latency (default all)
   --workers N Portcullis with N worker processes sharing a Redis store (default 1)
+  --endpoints LIST some of ${ENDPOINT_IDS.join(',')} (default all)
   --verbose   progress on stderr`
 
 export function parseOptions(argv: readonly string[]): BenchOptions | { error: string } {
@@ -80,6 +87,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
   let verbose = false
   let only: Measurement[] = [...MEASUREMENTS]
   let workers = 1
+  let endpoints: EndpointId[] = [...ENDPOINT_IDS]
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--quick') base = QUICK
@@ -90,6 +98,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
       const unknown = names.filter((n) => !(MEASUREMENTS as readonly string[]).includes(n))
       if (unknown.length > 0 || names.length === 0) return { error: `--only takes ${MEASUREMENTS.join(',')}` }
       only = names as Measurement[]
+    } else if (arg === '--endpoints') {
+      const names = (argv[++i] ?? '').split(',')
+      if (names.some((n) => !(ENDPOINT_IDS as readonly string[]).includes(n))) return { error: `--endpoints takes ${ENDPOINT_IDS.join(',')}` }
+      endpoints = names as EndpointId[]
     } else if (arg === '--workers') {
       workers = Number(argv[++i])
       if (!Number.isInteger(workers) || workers < 1) return { error: '--workers needs a positive integer' }
@@ -98,5 +110,5 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
       if (!Number.isInteger(idle) || idle < 1) return { error: '--idle needs a positive integer' }
     } else return { error: `unknown argument ${arg ?? ''}` }
   }
-  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose, only, workers }
+  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose, only, workers, endpoints }
 }

@@ -12,7 +12,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ENDPOINT_LABELS, type Endpoint } from './endpoints'
+import { ENDPOINT_LABELS, type Endpoint, type EndpointId } from './endpoints'
 import type { AmqpAuth, Target } from './load/target'
 import { LoadWorker } from './load/worker-client'
 import { describeMachine, hasCommand, openFileLimit, pinSelf, reachable } from './machine'
@@ -103,45 +103,51 @@ async function main(): Promise<number> {
     const mosquitto = await startMosquitto(dir, pinnedCore)
     servers.push(mosquitto)
     const rabbitmqAuth: AmqpAuth = { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password }
-    const endpoints: Endpoint[] = [{
+    const wanted = (id: EndpointId): boolean => options.endpoints.includes(id)
+    const endpoints: Endpoint[] = []
+    if (wanted('direct')) endpoints.push({
       id: 'direct', pids: [],
       mqtt: { host: '127.0.0.1', port: mosquitto.port },
       ...(amqpUp ? { amqp: { target: { host: RABBITMQ.host, port: RABBITMQ.port }, auth: rabbitmqAuth } } : {}),
-    }]
+    })
     const mtls = { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert, cert: pki.client.cert, key: pki.client.key }
     // Targets of the endpoints that terminate TLS in front of the same brokers.
     const mqttAt = (port: number): Target => ({ host: '127.0.0.1', port, tls: mtls })
     const tlsOnlyAt = (port: number): Target => ({ host: '127.0.0.1', port, tls: { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert } })
     const amqpAt = (port: number, auth: AmqpAuth): Pick<Endpoint, 'amqp'> =>
       amqpUp ? { amqp: { target: { host: '127.0.0.1', port, tls: { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert } }, auth } } : {}
-    if (haproxy !== undefined) {
+    if (haproxy !== undefined && (wanted('haproxyMtls') || wanted('haproxyTls'))) {
       const h = await startHaproxy({
         dir, core: pinnedCore, files: { serverPem: pki.files.serverPem, clientCaPem: pki.files.clientCaPem },
         mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port, maxconn: maxIdle + 100,
       })
       servers.push(h)
-      endpoints.push({ id: 'haproxyMtls', pids: [h.pid], mqtt: mqttAt(h.ports.mqttMtls) })
-      endpoints.push({ id: 'haproxyTls', pids: [h.pid], tlsOnly: tlsOnlyAt(h.ports.mqttTls), ...amqpAt(h.ports.amqpTls, rabbitmqAuth) })
+      if (wanted('haproxyMtls')) endpoints.push({ id: 'haproxyMtls', pids: [h.pid], mqtt: mqttAt(h.ports.mqttMtls) })
+      if (wanted('haproxyTls')) endpoints.push({ id: 'haproxyTls', pids: [h.pid], tlsOnly: tlsOnlyAt(h.ports.mqttTls), ...amqpAt(h.ports.amqpTls, rabbitmqAuth) })
     }
-    // Needs only Node, so it is always there: the floor Portcullis is compared with.
-    const pipe = await startNodePipe({
-      core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, clientCaFile: pki.files.clientCaPem,
-      mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port,
-    })
-    servers.push(pipe)
-    endpoints.push({
-      id: 'nodePipe', pids: [pipe.pid],
-      mqtt: mqttAt(pipe.ports.mqttMtls), tlsOnly: tlsOnlyAt(pipe.ports.mqttTls), ...amqpAt(pipe.ports.amqpTls, rabbitmqAuth),
-    })
-    const p = await startPortcullis({ dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers: options.workers })
-    servers.push(p)
-    const accessKey = await configurePortcullis(p.admin, {
-      mqttBackendPort: mosquitto.port, amqp: { port: RABBITMQ.port, username: RABBITMQ.username, password: RABBITMQ.password }, clientCa: pki.clientCa,
-    })
-    endpoints.push({
-      id: 'portcullis', pids: [p.pid, ...p.workerPids()],
-      mqtt: mqttAt(p.mqttPort), tlsOnly: tlsOnlyAt(p.mqttPort), ...amqpAt(p.amqpPort, { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey }),
-    })
+    // Needs only Node: the floor Portcullis is compared with.
+    if (wanted('nodePipe')) {
+      const pipe = await startNodePipe({
+        core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, clientCaFile: pki.files.clientCaPem,
+        mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port,
+      })
+      servers.push(pipe)
+      endpoints.push({
+        id: 'nodePipe', pids: [pipe.pid],
+        mqtt: mqttAt(pipe.ports.mqttMtls), tlsOnly: tlsOnlyAt(pipe.ports.mqttTls), ...amqpAt(pipe.ports.amqpTls, rabbitmqAuth),
+      })
+    }
+    if (wanted('portcullis')) {
+      const p = await startPortcullis({ dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers: options.workers })
+      servers.push(p)
+      const accessKey = await configurePortcullis(p.admin, {
+        mqttBackendPort: mosquitto.port, amqp: { port: RABBITMQ.port, username: RABBITMQ.username, password: RABBITMQ.password }, clientCa: pki.clientCa,
+      })
+      endpoints.push({
+        id: 'portcullis', pids: [p.pid, ...p.workerPids()],
+        mqtt: mqttAt(p.mqttPort), tlsOnly: tlsOnlyAt(p.mqttPort), ...amqpAt(p.amqpPort, { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey }),
+      })
+    }
 
     receiver = new LoadWorker('receiver')
     sender = new LoadWorker('sender')

@@ -28,6 +28,7 @@ import { DeviceCache } from './proxy/device-cache'
 import { SessionRegistry } from './proxy/session-registry'
 import { RevocationWatcher } from './proxy/revocation'
 import { ClusterSessions } from './proxy/cluster-sessions'
+import { workerListenPorts } from './cluster'
 import { TickBudget } from './proxy/pump'
 import { Listener } from './proxy/listener'
 import type { PipelineDeps } from './proxy/deps'
@@ -176,8 +177,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }
     const listeners = new Map<string, Listener>()
+    const sharedPorts = workerListenPorts()
     for (const listenerConfig of config.listeners) {
-      const listener = await Listener.start(listenerConfig, deps)
+      const reusePort = sharedPorts.get(listenerConfig.name)
+      const listener = await Listener.start(listenerConfig, deps, reusePort !== undefined ? { reusePort } : {})
       listeners.set(listenerConfig.name, listener)
       logger.info({ listener: listenerConfig.name, protocol: listenerConfig.protocol, address: listener.address }, 'listening')
     }

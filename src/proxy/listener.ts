@@ -4,6 +4,7 @@ import type { ListenerConfig } from '../config/schema'
 import type { PipelineDeps } from './deps'
 import { runPipeline } from './pipeline'
 import { ignoreSocketError } from './close'
+import { reusePortHandle } from './reuse-port'
 
 /**
  * One TCP listener. Each accepted socket runs the pipeline; a connection over
@@ -19,14 +20,20 @@ export class Listener {
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket))
   }
 
-  static async start(config: ListenerConfig, deps: PipelineDeps): Promise<Listener> {
+  /**
+   * `reusePort`: the port this worker shares with the others through a listening socket of its own
+   * (SO_REUSEPORT, see reuse-port.ts); without it the listener binds `config.port` as usual.
+   */
+  static async start(config: ListenerConfig, deps: PipelineDeps, options: { reusePort?: number } = {}): Promise<Listener> {
     const listener = new Listener(config, deps)
     await new Promise<void>((resolve, reject) => {
-      listener.server.once('error', reject)
-      listener.server.listen(config.port, config.host, () => {
+      const listening = (): void => {
         listener.server.off('error', reject)
         resolve()
-      })
+      }
+      listener.server.once('error', reject)
+      if (options.reusePort !== undefined) listener.server.listen(reusePortHandle(config.host, options.reusePort), listening)
+      else listener.server.listen(config.port, config.host, listening)
     })
     return listener
   }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -105,6 +105,10 @@ t.test('workers: 2 share the listeners, and a change reaches every worker', asyn
     await deleteRedisKeys(redisPrefix)
     rmSync(dir, { recursive: true, force: true })
   })
+  const port = gw.ports.mqtts as number
+  let sockets = 0
+  for (let waited = 0; waited < 10_000 && (sockets = listeningSockets(port)) < 2; waited += 100) await new Promise((r) => setTimeout(r, 100))
+  t.equal(sockets, 2, `each worker listens on a socket of its own on port ${port} (SO_REUSEPORT): the kernel picks one worker per connection`)
   const fx = await mqttFixture(view(gw, gw, certsDir))
   const device = await fx.device('many-sessions')
   const clients = await Promise.all(Array.from({ length: 16 }, () => fx.connect(device)))
@@ -116,3 +120,17 @@ t.test('workers: 2 share the listeners, and a change reaches every worker', asyn
   await Promise.all(clients.map((c) => closed(c, 1000)))
   t.pass('all 16 sessions closed within 1 s of the revocation')
 })
+
+/** Listening TCP sockets on `port`, from the kernel's own table (state 0A is LISTEN). */
+function listeningSockets(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
+  let count = 0
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const lines = existsSync(table) ? readFileSync(table, 'utf8').split('\n').slice(1) : []
+    for (const line of lines) {
+      const [, local, , state] = line.trim().split(/\s+/)
+      if (local?.endsWith(`:${hexPort}`) && state === '0A') count++
+    }
+  }
+  return count
+}
