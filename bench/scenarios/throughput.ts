@@ -14,6 +14,8 @@ import { sleep, type BenchContext } from './context'
  *                     backlog a slow consumer had not received when the drain ended)
  *   CPU µs/msg       = proxy CPU ÷ messages published (each crosses the proxy inbound, and again
  *                     outbound when delivered)
+ *   CPU µs/crossing  = proxy CPU ÷ (published + delivered): per message per direction, so that a
+ *                     proxy which delivers more (drops less) is not charged for it per published one
  */
 export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', payloadBytes: number, ep: Endpoint): Promise<void> {
   const target = protocol === 'mqtt' ? ep.mqtt : ep.amqp?.target
@@ -44,6 +46,8 @@ export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', p
     const rate = got.messages / seconds
     const loss = published.messages === 0 ? 0 : Math.max(0, 1 - got.messages / published.messages) * 100
     const usPerMsg = ep.pids.length > 0 && published.messages > 0 ? cpu.cpuMicros / published.messages : undefined
+    const crossings = published.messages + got.messages
+    const usPerCrossing = ep.pids.length > 0 && crossings > 0 ? cpu.cpuMicros / crossings : undefined
     const P = protocol.toUpperCase()
     const size = payloadBytes >= 1024 ? `${payloadBytes / 1024} KiB` : `${payloadBytes} B`
     const ref = protocol === 'mqtt' ? 'haproxyMtls' : 'haproxyTls'
@@ -53,6 +57,7 @@ export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', p
     ctx.results.set(row('mbps', 'payload delivered', 'MB/s', 1, true), ep.id, (rate * payloadBytes) / 1e6)
     ctx.results.set(row('loss', protocol === 'mqtt' ? 'loss' : 'not consumed at drain end', '%', 1, false), ep.id, loss)
     ctx.results.set(row('cpu', 'proxy CPU per message', 'µs', 2, false), ep.id, usPerMsg)
+    ctx.results.set(row('cpu-crossing', 'proxy CPU per message crossing (published + delivered)', 'µs', 2, false), ep.id, usPerCrossing)
     ctx.results.detail(name, ep.id, {
       published: published.messages, received: got.messages, seconds, receivedBytes: got.bytes,
       proxyCpuMicros: cpu.cpuMicros, proxyCpuShare: cpu.cpuMicros / cpu.wallMicros,
