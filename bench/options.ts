@@ -47,13 +47,13 @@ type Choices = 'verbose' | 'only' | 'workers' | 'endpoints'
 
 const QUICK: Omit<BenchOptions, Choices> = {
   mode: 'quick',
-  throughputMs: 1500,
+  throughputMs: 1200,
   drainMaxMs: 2000,
   publishers: 4,
   mqttPayloads: [64, 1024, 16 * 1024],
   amqpPayloads: [64, 16 * 1024],
-  connectMs: 1500,
-  connectWarmupMs: 500,
+  connectMs: 1200,
+  connectWarmupMs: 300,
   connectConcurrency: 8,
   latencyRate: 200,
   latencyMs: 1500,
