@@ -51,7 +51,7 @@ export async function runPrimary(config: Config, secrets: EnvSecrets, log: (line
     ...(secrets.masterKeyFile !== undefined ? { masterKeyFile: secrets.masterKeyFile } : {}),
   })
   cluster.schedulingPolicy = cluster.SCHED_NONE
-  const reserved = reusePortAvailable() ? config.listeners.map((l) => ({ name: l.name, ...reservePort(l.host, l.port) })) : []
+  const reserved = reusePortAvailable(config.listeners.map((l) => l.host)) ? config.listeners.map((l) => ({ name: l.name, ...reservePort(l.host, l.port) })) : []
   const listenPorts = reserved.length > 0 ? { [LISTEN_PORTS_ENV]: JSON.stringify(Object.fromEntries(reserved.map((r) => [r.name, r.port]))) } : {}
   let stopping = false
   const count = workerCount(config)
@@ -67,7 +67,7 @@ export async function runPrimary(config: Config, secrets: EnvSecrets, log: (line
     }, delayMs)
   }
   for (let n = 1; n <= count; n++) fork(n, 0)
-  log(`${count} workers, ${reserved.length > 0 ? 'each with its own listening sockets (SO_REUSEPORT)' : 'sharing the listening sockets (SO_REUSEPORT not available here)'}`)
+  log(`${count} workers, ${reserved.length > 0 ? 'each with its own listening sockets (SO_REUSEPORT)' : 'sharing the listening sockets (SO_REUSEPORT needs Linux x64 and listener hosts given as IP addresses)'}`)
   return {
     stop: async () => {
       stopping = true

@@ -6,18 +6,22 @@
  * connection and wakes only that one.
  *
  * Node 20 cannot set SO_REUSEPORT itself (`listen({ reusePort })` arrived in Node 22.12), so the
- * socket is made by `node-unix-socket` (a maintained N-API addon with prebuilt binaries), which
- * binds it; Node listens on it. A cluster worker's `listen({ fd })` would be forwarded to the
- * primary, which cannot use the worker's descriptor, so the descriptor is wrapped in a TCP handle
- * and listened on directly (`listen(handle)`, which node:cluster leaves to the worker). Where the
- * addon is not available (another platform, a failed install), `available()` says so and the
- * caller falls back to the shared socket.
+ * socket is made by the prebuilt N-API binary of `node-unix-socket` for Linux x64
+ * (`node-unix-socket-linux-x64-gnu`, an optional dependency: the package's JavaScript wrapper is
+ * not used because it depends on binaries for other platforms that the registry does not serve,
+ * which breaks `npm ci`). It binds the socket; Node listens on it. A cluster worker's
+ * `listen({ fd })` would be forwarded to the primary, which cannot use the worker's descriptor, so
+ * the descriptor is wrapped in a TCP handle and listened on directly (`listen(handle)`, which
+ * node:cluster leaves to the worker). Where the binary is not available (another platform) or a
+ * listener's host is a name rather than an address, `reusePortAvailable()` says no and the caller
+ * falls back to the shared socket.
  *
  * A worker that dies takes the connections still waiting in its own accept queue with it (they
  * are reset); the primary restarts it, and the other workers keep accepting meanwhile.
  */
 
 import { closeSync } from 'node:fs'
+import { isIP } from 'node:net'
 
 interface TcpHandle {
   open(fd: number): number
@@ -26,7 +30,7 @@ interface TcpHandle {
 }
 
 interface Native {
-  createReuseportFd(port: number, host: string): number
+  socketNewSoReuseportFd(domain: 'ipv4' | 'ipv6', port: number, host: string): number
   TCP: new (type: number) => TcpHandle
   serverType: number
 }
@@ -36,20 +40,20 @@ let native: Native | null | undefined
 function load(): Native | null {
   if (native !== undefined) return native
   try {
-    const { createReuseportFd } = require('node-unix-socket') as { createReuseportFd(port: number, host: string): number }
+    const { socketNewSoReuseportFd } = require('node-unix-socket-linux-x64-gnu') as Pick<Native, 'socketNewSoReuseportFd'>
     // process.binding is deprecated in the documentation only; tcp_wrap is the handle type that
     // net.Server.listen(handle) accepts, and there is no public way to make one from a descriptor.
     const binding = (process as unknown as { binding(name: string): { TCP: Native['TCP']; constants: { SERVER: number } } }).binding('tcp_wrap')
-    native = { createReuseportFd, TCP: binding.TCP, serverType: binding.constants.SERVER }
+    native = { socketNewSoReuseportFd, TCP: binding.TCP, serverType: binding.constants.SERVER }
   } catch {
     native = null
   }
   return native
 }
 
-/** True when per-worker SO_REUSEPORT listeners can be made on this machine. */
-export function reusePortAvailable(): boolean {
-  return load() !== null
+/** True when per-worker SO_REUSEPORT listeners can be made here for these hosts (IP addresses). */
+export function reusePortAvailable(hosts: readonly string[]): boolean {
+  return load() !== null && hosts.every((host) => isIP(host) !== 0)
 }
 
 /**
@@ -76,7 +80,7 @@ export function reusePortHandle(host: string, port: number): object {
 function boundHandle(host: string, port: number): TcpHandle {
   const n = load()
   if (n === null) throw new Error('SO_REUSEPORT listeners are not available here')
-  const fd = n.createReuseportFd(port, host)
+  const fd = n.socketNewSoReuseportFd(isIP(host) === 6 ? 'ipv6' : 'ipv4', port, host)
   const handle = new n.TCP(n.serverType)
   const err = handle.open(fd)
   if (err !== 0) {
