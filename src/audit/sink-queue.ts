@@ -96,7 +96,6 @@ export class SinkQueue {
   }
 
   private startDrain(): void {
-    if (!this.scheduled) return
     this.scheduled = false
     this.lingering = undefined
     void this.drain()

@@ -9,10 +9,10 @@ import { configSchema, type Config } from './schema'
  * Overrides: `PORTCULLIS_<PATH>` where `__` separates levels and SNAKE_CASE maps to camelCase,
  * e.g. `PORTCULLIS_ADMIN__PORT=9090`, `PORTCULLIS_STORE__KIND=redis`,
  * `PORTCULLIS_LIMITS__HANDSHAKE_TIMEOUT_MS=5000`. A value is read as JSON when it parses
- * (numbers, booleans, arrays), else as a string. The variables in SECRET_VARIABLES are not
+ * (numbers, booleans, arrays), else as a string. The variables in NOT_CONFIG_VARIABLES are not
  * config keys; they are read by readSecrets() and never end up in the frozen config.
  */
-const SECRET_VARIABLES = new Set([
+const NOT_CONFIG_VARIABLES = new Set([
   'PORTCULLIS_ROOT_ACCESS_KEY_ID', 'PORTCULLIS_ROOT_ACCESS_KEY_SECRET', 'PORTCULLIS_MASTER_KEY',
   'PORTCULLIS_MASTER_KEY_ID', 'PORTCULLIS_MASTER_KEY_FILE', 'PORTCULLIS_ADMIN_URL',
   'PORTCULLIS_ACCESS_KEY_ID', 'PORTCULLIS_ACCESS_KEY_SECRET', 'PORTCULLIS_REQUIRE_SERVICES',
@@ -64,7 +64,7 @@ function readYaml(file: string): Record<string, unknown> {
 
 function applyEnvOverrides(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(PREFIX) || SECRET_VARIABLES.has(name) || value === undefined) continue
+    if (!name.startsWith(PREFIX) || NOT_CONFIG_VARIABLES.has(name) || value === undefined) continue
     const path = name.slice(PREFIX.length).split('__').map(snakeToCamel)
     if (path.some((segment) => segment === '' || segment === '__proto__' || segment === 'constructor')) {
       throw new PortcullisError('CONFIG_INVALID', `environment variable ${name} does not name a configuration key`)

@@ -15,12 +15,24 @@ function view(admin: GatewayProcess, clients: GatewayProcess, certsDir: string):
   return { admin: admin.admin, mqttPort: clients.ports.mqtts, amqpPort: clients.ports.amqps, certsDir } as unknown as TestGateway
 }
 
-t.test('two gateway processes on one Redis act as one gateway', async (t) => {
-  if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883)) || !(await serviceAvailable(t, 'rabbitmq', 5672))) return
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-replicas-'))
+/** A directory with the dev PKI and a Redis key prefix of its own; `cleanup` after the processes stop. */
+async function processFixture(label: string): Promise<{ dir: string; certsDir: string; redisPrefix: string; cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), `portcullis-${label}-`))
   const certsDir = join(dir, 'certs')
   await writeDevPki(certsDir)
-  const redisPrefix = `portcullis-test:${unique('replicas')}:`
+  const redisPrefix = `portcullis-test:${unique(label)}:`
+  return {
+    dir, certsDir, redisPrefix,
+    cleanup: async () => {
+      await deleteRedisKeys(redisPrefix)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+t.test('two gateway processes on one Redis act as one gateway', async (t) => {
+  if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883)) || !(await serviceAvailable(t, 'rabbitmq', 5672))) return
+  const { dir, certsDir, redisPrefix, cleanup } = await processFixture('replicas')
   // Every replica shares the root AccessKey and the master key (it opens the others' secrets).
   const env = {
     PORTCULLIS_ROOT_ACCESS_KEY_ID: 'PCROOTREPLICATEST',
@@ -32,8 +44,7 @@ t.test('two gateway processes on one Redis act as one gateway', async (t) => {
   const b = await startGatewayProcess({ name: 'b', dir, certsDir, redisPrefix, env })
   t.teardown(async () => {
     await Promise.all([a.stop(), b.stop()])
-    await deleteRedisKeys(redisPrefix)
-    rmSync(dir, { recursive: true, force: true })
+    await cleanup()
   })
 
   const fxA = await mqttFixture(view(a, a, certsDir))
@@ -91,10 +102,7 @@ t.test('two gateway processes on one Redis act as one gateway', async (t) => {
 
 t.test('workers: 2 share the listeners, and a change reaches every worker', async (t) => {
   if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883))) return
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'))
-  const certsDir = join(dir, 'certs')
-  await writeDevPki(certsDir)
-  const redisPrefix = `portcullis-test:${unique('workers')}:`
+  const { dir, certsDir, redisPrefix, cleanup } = await processFixture('workers')
   const env = {
     PORTCULLIS_ROOT_ACCESS_KEY_ID: 'PCROOTWORKERSTEST',
     PORTCULLIS_ROOT_ACCESS_KEY_SECRET: randomBytes(24).toString('base64url'),
@@ -102,8 +110,7 @@ t.test('workers: 2 share the listeners, and a change reaches every worker', asyn
   const gw = await startGatewayProcess({ name: 'w', dir, certsDir, redisPrefix, env, config: { workers: 2 } })
   t.teardown(async () => {
     await gw.stop()
-    await deleteRedisKeys(redisPrefix)
-    rmSync(dir, { recursive: true, force: true })
+    await cleanup()
   })
   const port = gw.ports.mqtts as number
   let sockets = 0
