@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   NONCE_REUSED: 'the request nonce was used before',
   BODY_TOO_LARGE: 'the request body is too large',
   STORE_UNAVAILABLE: 'the store could not be reached',
+  STORE_RESYNCING: 'the store answers, but this replica has not finished re-reading it since it was lost',
   CONFLICT: 'the resource was changed concurrently; retry',
   INTERNAL: 'internal error',
 } as const

@@ -4,12 +4,15 @@ import type { AddressInfo } from 'node:net'
 import type { Config } from './config/schema'
 import { readSecrets, type EnvSecrets } from './config/load'
 import { openStore } from './store/open'
+import { StoreFreshness } from './store/freshness'
+import { ResyncLoop } from './store/resync-loop'
 import { createLogger, type Logger } from './observability/logger'
 import { Metrics } from './observability/metrics'
+import { guardUnhandledRejections } from './observability/rejection-guard'
 import { AuditLog } from './audit/audit-log'
 import { createAuditSinks } from './audit/sinks'
 import { createAuditQuery } from './audit/query'
-import { loadOrCreateRootKey, rootKeyResolver, type RootAccessKey } from './admin/root-key'
+import { loadOrCreateRootKey, type RootAccessKey } from './admin/root-key'
 import { loadMasterKey } from './auth/master-key'
 import { AccessKeyService } from './auth/access-keys'
 import { StaticAccountService } from './auth/static-accounts'
@@ -17,6 +20,7 @@ import { SecurityTokens } from './auth/security-tokens'
 import { AmqpAuthenticator } from './auth/authenticate'
 import { openInstanceSecrets } from './instances/instance-secrets'
 import { createAdminServer } from './admin/server'
+import { buildAdminContext } from './admin/context'
 import { InstanceService } from './instances/instance-service'
 import { RegistrationCodes } from './ca/registration-codes'
 import { CaRegistry } from './ca/ca-registry'
@@ -26,12 +30,14 @@ import { TlsContexts } from './proxy/tls-contexts'
 import { TrustIndexCache } from './proxy/trust-cache'
 import { DeviceCache } from './proxy/device-cache'
 import { SessionRegistry } from './proxy/session-registry'
-import { RevocationWatcher } from './proxy/revocation'
+import { SessionRules } from './proxy/session-rules'
+import { SessionRecheck } from './proxy/session-recheck'
 import { ClusterSessions } from './proxy/cluster-sessions'
 import { workerListenPorts } from './cluster'
 import { TickBudget } from './proxy/pump'
 import { Listener } from './proxy/listener'
 import type { PipelineDeps } from './proxy/deps'
+import type { Store } from './store/store'
 import { EmbeddedBrokers } from './backends/embedded-brokers'
 import { BlacklistCache } from './proxy/blacklist-cache'
 import { BlacklistService } from './blacklist/blacklist-service'
@@ -40,6 +46,7 @@ import { loadDefaultKeyPair, watchDefaultKeyPair } from './tls/default-certifica
 import { ticketKeysFor, untilNextEpoch } from './tls/ticket-keys'
 import { setUpDemo, type DemoInfo } from './demo'
 import { watchCaGauge } from './observability/ca-gauge'
+import { watchFreshnessGauge } from './observability/freshness-gauge'
 
 export interface Gateway {
   readonly processId: string
@@ -68,10 +75,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   const processId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
   const logger = options.logger ?? createLogger({ level: config.log.level })
   const metrics = new Metrics()
-  const cleanups: Array<() => Promise<void> | void> = []
+  const cleanups: Array<() => Promise<void> | void> = [guardUnhandledRejections(logger, metrics)]
   try {
     const store = await openStore(config.store, processId, logger)
     cleanups.push(() => store.close())
+    // The replica's view of the store (DESIGN §4): the resync loop listens from here on, so a loss
+    // during start-up is not missed; it resyncs once the caches exist (`start` below).
+    const freshness = new StoreFreshness({ maxStaleMs: config.limits.maxStaleMs, logger })
+    cleanups.push(() => freshness.close())
+    cleanups.push(watchFreshnessGauge(freshness, metrics))
+    const resyncLoop = new ResyncLoop({ connectivity: store, freshness, logger })
+    cleanups.push(() => resyncLoop.close())
     const dataDir = config.store.dataDir
     const sinks = await createAuditSinks(config.audit.sinks, config.store.kind === 'redis' ? { redisUrl: config.store.url } : {})
     // Each process is its own hash chain; with several writing one stream, `chain` tells them apart.
@@ -120,8 +134,6 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const sessions = new SessionRegistry()
     const clusterSessions = new ClusterSessions(store, sessions, processId)
     cleanups.push(() => clusterSessions.close())
-    const revocation = new RevocationWatcher(store, sessions, { trust, devices: deviceCache })
-    cleanups.push(() => revocation.close())
     const blacklistService = new BlacklistService(store)
     // Expired entries already stop applying when matched; this only keeps the list short.
     const purge = setInterval(() => {
@@ -129,18 +141,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     }, 3_600_000)
     purge.unref()
     cleanups.push(() => clearInterval(purge))
-    const blacklist = await BlacklistCache.load(store, (entry) => revocation.blacklisted(entry))
+    const blacklist = await BlacklistCache.load(store)
     cleanups.push(() => blacklist.close())
-    cleanups.push(store.onResync(() => {
-      // Redis pub/sub does not replay what a lost subscriber missed: reload every cache, then
-      // check every live session against what is true now.
-      accessKeys.dropCache()
-      trust.clear()
-      deviceCache.clear()
-      Promise.all([directory.reload(store), blacklist.reload()])
-        .then(() => revocation.recheckAll((id) => directory.get(id), blacklist.current()))
-        .catch((err: unknown) => logger.error({ err: String(err) }, 'resync after a store reconnect failed'))
-    }))
+    const rules = new SessionRules({ directory, blacklist, trust, devices: deviceCache, accessKeys, staticAccounts })
+    const recheck = new SessionRecheck(store, sessions, rules, { maxStaleMs: config.limits.maxStaleMs, logger })
+    cleanups.push(() => recheck.close())
+    resyncLoop.start(() => resyncAll({ store, accessKeys, trust, deviceCache, directory, blacklist, recheck }))
     const networks = new NetworkMap(config.networks)
     const proxyTrust = new Map(config.listeners.map((l) => [l.name, AddressSet.parse(l.proxyProtocol.trustedCidrs)]))
     const embeddedBrokers = new EmbeddedBrokers()
@@ -155,24 +161,27 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const demo = config.demo ? await setUpDemo({ config, instances, codes, cas, audit, logger }) : undefined
 
-    const admin = createAdminServer({
+    // Only the root AccessKey signs admin calls; buildAdminContext decides that for the tests too.
+    const admin = createAdminServer(buildAdminContext({
       store, instances, cas, devices, codes, audit, metrics, logger,
       sessions: clusterSessions,
       accessKeys, staticAccounts, tokens, blacklist: blacklistService, auditQuery,
-      // Only the root AccessKey administers the gateway. Keys created through the API are the
-      // credentials of AMQP clients: one leaked from a client must not open the admin API (there
-      // is no policy system to scope them), so they are not resolved here.
-      keyResolver: rootKeyResolver(rootAccessKey),
+      rootAccessKey,
       limits: config.limits,
-    })
+      // Ready = the store answers AND this replica has re-read it since it was last lost.
+      ready: async () => {
+        if (!(await store.ping())) return { ready: false, code: 'STORE_UNAVAILABLE' }
+        return freshness.state().name === 'fresh' ? { ready: true } : { ready: false, code: 'STORE_RESYNCING' }
+      },
+    }))
     cleanups.push(() => admin.close())
     await admin.listen({ host: config.admin.host, port: config.admin.port })
     const adminAddress = admin.server.address() as AddressInfo
     const adminUrl = `http://${formatHost(adminAddress.address)}:${adminAddress.port}`
 
     const deps: PipelineDeps = {
-      config, processId, store, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, revocation,
-      audit, metrics, logger, embeddedBrokers, blacklist, networks,
+      config, processId, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, recheck,
+      audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
       upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }
@@ -218,6 +227,27 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     await runCleanups(cleanups)
     throw err
   }
+}
+
+/**
+ * After change notifications may have been missed (the store was lost; Redis pub/sub does not
+ * replay): every cache re-read, then every live session checked against what is true now. Throws
+ * when the store fails meanwhile; the resync loop retries it (src/store/resync-loop.ts).
+ */
+async function resyncAll(p: {
+  store: Store
+  accessKeys: Pick<AccessKeyService, 'dropCache'>
+  trust: Pick<TrustIndexCache, 'clear'>
+  deviceCache: Pick<DeviceCache, 'clear'>
+  directory: Pick<InstanceDirectory, 'reload'>
+  blacklist: Pick<BlacklistCache, 'reload'>
+  recheck: Pick<SessionRecheck, 'reevaluateAll'>
+}): Promise<void> {
+  p.accessKeys.dropCache()
+  p.trust.clear()
+  p.deviceCache.clear()
+  await Promise.all([p.directory.reload(p.store), p.blacklist.reload()])
+  await p.recheck.reevaluateAll()
 }
 
 async function runCleanups(cleanups: Array<() => Promise<void> | void>): Promise<void> {

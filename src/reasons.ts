@@ -24,6 +24,7 @@ export const REFUSAL_REASONS = [
   'BACKEND_UNAVAILABLE',
   'RATE_LIMITED',
   'CONNECTION_LIMIT',
+  'ILLEGAL_STATE',
 ] as const
 
 export const KICK_REASONS = [
@@ -36,6 +37,8 @@ export const KICK_REASONS = [
   'TUNNEL_POLICY_CHANGED',
   'ADMIN_KICK',
   'SHUTDOWN',
+  'CREDENTIAL_EXPIRED',
+  'RECHECK_FAILED',
 ] as const
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]

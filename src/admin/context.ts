@@ -14,11 +14,14 @@ import type { InstanceService } from '../instances/instance-service'
 import type { SessionView } from '../proxy/session-registry'
 import type { KickReason } from '../reasons'
 import type { Store } from '../store/store'
+import type { ErrorCode } from '../errors'
+import { rootKeyResolver, type RootAccessKey } from './root-key'
 import type { KeyResolver } from './signing'
 
 /**
  * Everything the admin API works with, handed in by the composition root (src/gateway.ts). The
  * admin layer owns no state of its own: tests build this with a real store in a temp directory.
+ * Build it with buildAdminContext, which both the gateway and the test harness call.
  */
 export interface AdminContext {
   store: Store
@@ -38,14 +41,11 @@ export interface AdminContext {
   metrics: MetricsRenderer
   sessions: SessionControl
   logger: Logger
-  /**
-   * Finds an AccessKey secret by id: the root key, then the AccessKey store. A resolver that
-   * throws ACCESS_KEY_INACTIVE makes a disabled key's request answer 403 ACCESS_KEY_INACTIVE.
-   */
+  /** Finds the secret of a key allowed to sign admin requests: the root AccessKey only. */
   keyResolver: KeyResolver
   limits: { maxAdminBodyBytes: number }
-  /** `GET /readyz`: true when the gateway can serve; default: the store answers a ping. */
-  ready?: () => Promise<boolean>
+  /** `GET /readyz`: whether the gateway can serve, and why not; default: the store answers a ping. */
+  ready?: () => Promise<Readiness>
   /**
    * `GET /v1/audit` and `GET /v1/audit/stream` (DESIGN §3): the Redis stream of every replica when
    * a redis-stream sink is configured (createAuditQuery). Default: this process's `audit` ring.
@@ -54,6 +54,29 @@ export interface AdminContext {
   /** SSE tuning of `/v1/audit/stream` (default: heartbeat 15 s, 1 MiB unsent per reader). */
   auditStream?: { heartbeatMs?: number; maxBufferedBytes?: number }
 }
+
+/** What buildAdminContext needs: the services, and the root AccessKey instead of a resolver. */
+export type AdminContextParts = Omit<AdminContext, 'keyResolver'> & {
+  rootAccessKey: Pick<RootAccessKey, 'accessKeyId' | 'accessKeySecret'>
+}
+
+/**
+ * The one place that decides which keys sign admin requests; src/gateway.ts and the test harness
+ * both build their AdminContext here so they cannot drift. Only the root AccessKey administers
+ * the gateway. Keys created through the API are the credentials of AMQP clients: one leaked from
+ * a client must not open the admin API (there is no policy system to scope them), so they are not
+ * resolved, and a request they sign answers 401 SIGNATURE_INVALID like any unknown key.
+ */
+export function buildAdminContext(parts: AdminContextParts): AdminContext {
+  const { rootAccessKey, ...rest } = parts
+  return { ...rest, keyResolver: rootKeyResolver(rootAccessKey) }
+}
+
+/**
+ * What `GET /readyz` answers: 200, or 503 with `code` (STORE_UNAVAILABLE: the store does not
+ * answer; STORE_RESYNCING: it answers, but this replica's view of it is not fresh yet).
+ */
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly code: ErrorCode }
 
 /** The part of AuditLog the admin API uses (record never throws, DESIGN §3 "Audit events"). */
 export interface AuditRecorder {

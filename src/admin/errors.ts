@@ -13,7 +13,8 @@ import { ERROR_CODES, PortcullisError, type ErrorCode } from '../errors'
  *   (CA_LIMIT_EXCEEDED: the same request succeeds once a CA is deleted, so it is a state conflict,
  *   not a malformed request), ACTIVE devices under a CA being deleted, a REVOKED device;
  * - 401 for every signature failure, including a replayed nonce; 403 for a disabled AccessKey;
- * - 503 when the store is unreachable (the client may retry); 500 for everything else, with the
+ * - 503 when the store is unreachable or this replica is still re-reading it after it was lost
+ *   (the client may retry); 500 for everything else, with the
  *   generic message only (internals are logged, never returned).
  */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -40,6 +41,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   NONCE_REUSED: 401,
   BODY_TOO_LARGE: 413,
   STORE_UNAVAILABLE: 503,
+  STORE_RESYNCING: 503,
   CONFLICT: 409,
   INTERNAL: 500,
 }

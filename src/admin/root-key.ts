@@ -95,18 +95,7 @@ export async function rootKeyFileTooOpen(file: string): Promise<boolean> {
   return (info.mode & 0o077) !== 0
 }
 
-/** A resolver that knows the root key only; issue 3 chains the AccessKey store after it. */
+/** A resolver that knows the root key only (buildAdminContext wires it; nothing else signs admin calls). */
 export function rootKeyResolver(root: Pick<RootAccessKey, 'accessKeyId' | 'accessKeySecret'>): KeyResolver {
   return async (accessKeyId) => (accessKeyId === root.accessKeyId ? root.accessKeySecret : undefined)
-}
-
-/** The first resolver that knows the key answers. */
-export function chainResolvers(...resolvers: KeyResolver[]): KeyResolver {
-  return async (accessKeyId) => {
-    for (const resolveKey of resolvers) {
-      const secret = await resolveKey(accessKeyId)
-      if (secret !== undefined) return secret
-    }
-    return undefined
-  }
 }

@@ -160,16 +160,6 @@ export class AccessKeyService {
     return entry.secret
   }
 
-  /** For admin request signing: the secret of an Active key, else undefined (a KeyResolver). */
-  async activeSecretOf(accessKeyId: string): Promise<string | undefined> {
-    try {
-      return await this.secretOf(accessKeyId)
-    } catch (err) {
-      if (err instanceof PortcullisError && err.code === 'ACCESS_KEY_INACTIVE') return undefined
-      throw err
-    }
-  }
-
   /** After a master key rotation: re-wraps every secret sealed under an older key. Answers how many. */
   async rewrapAll(): Promise<number> {
     let count = 0

@@ -7,7 +7,6 @@
  */
 import { createHash, X509Certificate } from 'node:crypto'
 import { PortcullisError } from '../errors'
-import { readExtensions } from './der-extensions'
 
 export interface ParsedCertificate {
   x509: X509Certificate
@@ -95,12 +94,6 @@ export function isValidAt(cert: Validity | X509Certificate, date: Date = new Dat
     : [Date.parse(cert.notBefore), Date.parse(cert.notAfter)]
   const t = date.getTime()
   return t >= from && t <= to
-}
-
-/** basicConstraints pathLenConstraint, undefined when absent (no limit). Node does not expose it. */
-export function pathLengthConstraint(cert: X509Certificate): number | undefined {
-  const ext = readExtensions(cert.raw)
-  return ext.ca ? ext.pathLength : undefined
 }
 
 /** Self-issued (RFC 5280 §6.1): subject and issuer are the same name; such CAs do not count toward pathLen. */

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { AddressSet } from '../tunnel/cidr'
+import { PROTOCOL_NAMES } from '../protocols/names'
 
 /**
  * The one configuration schema (DESIGN §3 "Config"). Every object is strict: an unknown key is an
@@ -23,7 +24,7 @@ const proxyProtocol = z.strictObject({
 
 const listener = z.strictObject({
   name: z.string().min(1),
-  protocol: z.enum(['mqtt', 'amqp']),
+  protocol: z.enum(PROTOCOL_NAMES),
   host: z.string().default('0.0.0.0'),
   port,
   /** TLS termination on this listener; plaintext is for tests behind a trusted TLS offloader. */
@@ -58,7 +59,7 @@ export const instanceOptionsSchema = z.strictObject({
 
 const instance = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
-  protocol: z.enum(['mqtt', 'amqp']),
+  protocol: z.enum(PROTOCOL_NAMES),
   hostnames: z.array(z.string().min(1)).default([]),
   backend: backendSchema.default({ kind: 'embedded' }),
   accessType: z.enum(['ANY_TUNNEL', 'SINGLE_TUNNEL']).default('ANY_TUNNEL'),
@@ -96,6 +97,12 @@ const limits = z.strictObject({
    * turn, so that deliveries to subscribers are never starved by publishers (src/proxy/pump.ts).
    */
   upstreamBytesPerTick: z.number().int().min(16 * 1024).default(64 * 1024),
+  /**
+   * How long cached decisions (CA/device state, AccessKeys, blacklist, tunnel rules) may still
+   * admit connections after the store was lost (DESIGN §4 "Admission on stale state"); past it,
+   * new connections are refused BACKEND_UNAVAILABLE and live sessions stay.
+   */
+  maxStaleMs: z.number().int().positive().default(30_000),
 })
 
 export const configSchema = z.strictObject({

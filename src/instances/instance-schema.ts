@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { backendSchema, instanceOptionsSchema } from '../config/schema'
 import { PortcullisError } from '../errors'
 import type { BackendSpec, InstanceRecord } from '../store/records'
+import { PROTOCOL_NAMES } from '../protocols/names'
 
 /**
  * What the admin API and the config bootstrap accept for an instance (DESIGN §3 "Admin API":
@@ -25,7 +26,7 @@ const serverCertificate = z.strictObject({
 
 export const createInstanceSchema = z.strictObject({
   id: z.string().regex(INSTANCE_ID, 'letters, digits, _ . - (at most 64, starting with a letter or digit)'),
-  protocol: z.enum(['mqtt', 'amqp']),
+  protocol: z.enum(PROTOCOL_NAMES),
   hostnames: z.array(hostname).max(100).default([]),
   backend: backendSchema.default({ kind: 'embedded' }),
   accessType: z.enum(['ANY_TUNNEL', 'SINGLE_TUNNEL']).default('ANY_TUNNEL'),

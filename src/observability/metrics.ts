@@ -49,6 +49,19 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly illegalStates = new Counter({
+    name: 'portcullis_illegal_state_total',
+    help: 'Connections closed because a stage answered a phase it does not declare (a gateway bug), by the phase it was in',
+    labelNames: ['protocol', 'phase'] as const,
+    registers: [this.registry],
+  })
+
+  readonly unhandledRejections = new Counter({
+    name: 'portcullis_unhandled_rejections_total',
+    help: 'Promise rejections nothing handled, caught by the process guard instead of ending the process (each one is a bug, logged)',
+    registers: [this.registry],
+  })
+
   readonly bytes = new Counter({
     name: 'portcullis_bytes_total',
     help: 'Bytes forwarded; upstream = client to broker, downstream = broker to client',
@@ -88,6 +101,14 @@ export class Metrics {
   readonly storeUp = new Gauge({
     name: 'portcullis_store_up',
     help: '1 when the store answers its last ping, else 0',
+    registers: [this.registry],
+  })
+
+  /** One series per state (fresh | reconnecting | stale), 1 for the current one (src/store/freshness.ts). */
+  readonly storeFreshness = new Gauge({
+    name: 'portcullis_store_freshness',
+    help: "1 for the current freshness of this replica's view of the store (fresh, reconnecting, stale), 0 for the others",
+    labelNames: ['state'] as const,
     registers: [this.registry],
   })
 

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
-import type { Store } from '../store/store'
 import type { DeviceRegistry } from '../ca/device-registry'
 import type { DeviceCache } from './device-cache'
 import type { AmqpAuthenticator } from '../auth/authenticate'
@@ -10,17 +9,21 @@ import type { InstanceDirectory } from './instance-directory'
 import type { TlsContexts } from './tls-contexts'
 import type { TrustIndexCache } from './trust-cache'
 import type { SessionRegistry } from './session-registry'
-import type { RevocationWatcher } from './revocation'
+import type { SessionRecheck } from './session-recheck'
 import type { TickBudget } from './pump'
 import type { BlacklistCache } from './blacklist-cache'
 import type { AddressSet, NetworkMap } from '../tunnel/cidr'
 import type { EmbeddedBrokers } from '../backends/embedded-brokers'
+import type { StoreFreshness } from '../store/freshness'
 
-/** Everything the data path needs, built once by the composition root (gateway.ts). */
+/**
+ * Everything the data path may use, built once by the composition root (gateway.ts). No stage
+ * takes all of it: each stage's signature names the members it reads (`Pick<PipelineDeps, …>`),
+ * so what a stage depends on is visible where it is declared.
+ */
 export interface PipelineDeps {
   readonly config: Config
   readonly processId: string
-  readonly store: Store
   readonly directory: InstanceDirectory
   readonly tlsContexts: TlsContexts
   readonly trust: TrustIndexCache
@@ -28,6 +31,10 @@ export interface PipelineDeps {
   readonly deviceCache: Pick<DeviceCache, 'get'>
   readonly amqpAuth: Pick<AmqpAuthenticator, 'authenticate'>
   readonly sessions: SessionRegistry
+  /** Live sessions re-checked against every rule; its `generation` guards the last check before the splice. */
+  readonly recheck: Pick<SessionRecheck, 'generation' | 'rules' | 'started' | 'ended'>
+  /** Whether cached decisions may still admit connections (DESIGN §4 "Admission on stale state"). */
+  readonly freshness: Pick<StoreFreshness, 'admits' | 'state'>
   /** The per-turn byte budget of the client → broker direction of all sessions (pump.ts). */
   readonly upstreamBudget: TickBudget
   readonly blacklist: Pick<BlacklistCache, 'current'>
@@ -35,7 +42,6 @@ export interface PipelineDeps {
   readonly networks: Pick<NetworkMap, 'vpcOf'>
   /** The trusted PROXY header senders of a listener (its `proxyProtocol.trustedCidrs`). */
   proxyTrust(listener: string): Pick<AddressSet, 'has'>
-  readonly revocation: RevocationWatcher
   readonly audit: AuditLog
   readonly metrics: Metrics
   readonly logger: Logger

@@ -7,15 +7,19 @@
 export interface FrameBoundary {
   /** True between two frames. */
   readonly atBoundary: boolean
+  /** Frames whose first byte has been seen: 0 means the peer has not begun its first frame. */
+  readonly framesStarted: number
   feed(chunk: Buffer): void
   /** Consumes `chunk` up to the next boundary; answers how many bytes that took. */
   untilBoundary(chunk: Buffer): number
 }
 
-abstract class HeaderSkipper implements FrameBoundary {
+/** A boundary tracker for framings of header + length-given body; protocols supply `headerByte`. */
+export abstract class HeaderSkipper implements FrameBoundary {
   /** Bytes of the current frame's body still to come. */
   protected skip = 0
   protected headerLength = 0
+  framesStarted = 0
 
   get atBoundary(): boolean {
     return this.skip === 0 && this.headerLength === 0
@@ -39,45 +43,10 @@ abstract class HeaderSkipper implements FrameBoundary {
       this.skip -= n
       return n
     }
+    if (this.headerLength === 0) this.framesStarted++
     return this.headerByte(chunk[offset] as number)
   }
 
   /** Takes one header byte; returns 1. Sets `skip` when the header is complete. */
   protected abstract headerByte(byte: number): number
-}
-
-/** AMQP 0-9-1 §4.2.3: type(1) channel(2) size(4) payload(size) frame-end(1). */
-export class AmqpFrameBoundary extends HeaderSkipper {
-  private size = 0
-
-  protected headerByte(byte: number): number {
-    this.headerLength++
-    if (this.headerLength >= 4) this.size = this.size * 256 + byte
-    if (this.headerLength === 7) {
-      this.skip = this.size + 1
-      this.size = 0
-      this.headerLength = 0
-    }
-    return 1
-  }
-}
-
-/** MQTT §2.1: fixed header byte, then the remaining length as a variable byte integer (§1.5.5). */
-export class MqttPacketBoundary extends HeaderSkipper {
-  private remaining = 0
-  private multiplier = 1
-
-  protected headerByte(byte: number): number {
-    this.headerLength++
-    if (this.headerLength === 1) return 1
-    this.remaining += (byte & 0x7f) * this.multiplier
-    this.multiplier *= 128
-    if ((byte & 0x80) === 0 || this.headerLength === 5) {
-      this.skip = this.remaining
-      this.remaining = 0
-      this.multiplier = 1
-      this.headerLength = 0
-    }
-    return 1
-  }
 }

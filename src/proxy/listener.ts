@@ -2,7 +2,10 @@ import { NO_INSTANCE } from '../observability/metrics'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { ListenerConfig } from '../config/schema'
 import type { PipelineDeps } from './deps'
-import { runPipeline } from './pipeline'
+import { pipelineFor, type Pipeline } from './pipeline'
+import { runConnection } from './lifecycle/runner'
+import type { AnyProtocolModule } from './lifecycle/protocol'
+import { PROTOCOLS } from '../protocols/registry'
 import { ignoreSocketError } from './close'
 import { reusePortHandle } from './reuse-port'
 
@@ -15,8 +18,13 @@ import { reusePortHandle } from './reuse-port'
 export class Listener {
   private readonly server: Server
   private readonly open = new Set<Socket>()
+  private readonly protocol: AnyProtocolModule
+  /** Built once per listener: the stage list is plain data that every connection walks. */
+  private readonly pipeline: Pipeline
 
   private constructor(readonly config: ListenerConfig, private readonly deps: PipelineDeps) {
+    this.protocol = PROTOCOLS[config.protocol]
+    this.pipeline = pipelineFor(this.protocol)
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket))
   }
 
@@ -63,7 +71,7 @@ export class Listener {
     }
     this.open.add(socket)
     socket.once('close', () => this.open.delete(socket))
-    runPipeline(socket, this.config, this.deps).catch((err: unknown) => {
+    runConnection(socket, this.config, this.protocol, this.pipeline, this.deps).catch((err: unknown) => {
       this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), listener: this.config.name }, 'pipeline crashed; connection dropped')
       socket.destroy()
     })

@@ -1,5 +1,4 @@
 import type { Duplex } from 'node:stream'
-import type { Connection } from './connection'
 
 /** Thrown when a peer goes away or the deadline passes while a stage waits for its bytes. */
 export class ClientGone extends Error {
@@ -51,8 +50,4 @@ export function readFrom<T>(
     signal.addEventListener('abort', onAbort, { once: true })
     stream.resume()
   })
-}
-
-export function readFromClient<T>(conn: Connection, consume: (chunk: Buffer) => T | undefined): Promise<T> {
-  return readFrom(conn.client, conn.signal, consume, 'client')
 }

@@ -1,5 +1,6 @@
 import type { ConnId } from '../ids'
 import type { KickReason } from '../reasons'
+import type { ProtocolName } from '../protocols/names'
 
 /**
  * Every live (spliced) session, findable by identity so that a rule change can close exactly the
@@ -7,15 +8,23 @@ import type { KickReason } from '../reasons'
  * and a scan of 100k entries costs about a millisecond, which is cheaper overall than keeping one
  * index per identity field updated on every connect and close.
  */
-export interface SessionIdentity {
-  instanceId: string
-  protocol: 'mqtt' | 'amqp'
+/** Who a client is, in the terms every rule uses, whatever its protocol. */
+export interface ClientIdentity {
+  /** MQTT: the registered CA the certificate chains to, and the device certificate's id. */
   caId?: string
   deviceId?: string
   clientId?: string
   username?: string
+  /** AMQP: the AccessKey the credentials derive from, and the static user's name. */
   accessKeyId?: string
   account?: string
+  /** When the credential stops being valid (an STS token's expiresAt, ISO 8601): the session ends then. */
+  credentialExpiresAt?: string
+}
+
+export interface SessionIdentity extends ClientIdentity {
+  instanceId: string
+  protocol: ProtocolName
   vpcId?: string
   sourceIp: string
   sourcePort: number

@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks'
 import type { Socket } from 'node:net'
 import type { KickReason, CloseCause } from '../reasons'
-import type { Connection } from './connection'
 import type { PipelineDeps } from './deps'
-import type { ProtocolAdapter } from './adapters/adapter'
+import type { Ready } from './lifecycle/context'
+import type { AnyProtocolModule } from './lifecycle/protocol'
+import { sessionIdentity } from './lifecycle/session-view'
 import type { LiveSession, SessionView } from './session-registry'
 import { closeAfterReply, ignoreSocketError } from './close'
 import type { FrameBoundary } from './frame-boundary'
@@ -16,20 +17,16 @@ import { pump } from './pump'
  * so a busy one never starves the other. Per chunk there is one write; bytes are counted from the
  * upstream socket's own counters when the session ends.
  */
-export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: PipelineDeps): void {
-  const upstream = conn.upstream
-  const instance = conn.instance
-  if (upstream === undefined || instance === undefined) throw new Error('splice without upstream or instance')
-  const client = conn.client as Socket
+export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule, 'session'>, deps: Pick<PipelineDeps, 'processId' | 'upstreamBudget' | 'metrics' | 'audit' | 'sessions' | 'recheck'>): void {
+  const { upstream, client } = conn
   const protocol = conn.listener.protocol
-  conn.phase = { name: 'forwarding', upstream }
   upstream.setNoDelay(true)
   upstream.on('error', ignoreSocketError)
 
-  for (const chunk of conn.upstreamPreamble ?? []) upstream.write(chunk)
-  for (const chunk of conn.downstreamPreamble ?? []) client.write(chunk)
+  for (const chunk of conn.upstreamPreamble) upstream.write(chunk)
+  for (const chunk of conn.downstreamPreamble) client.write(chunk)
   // Registered before the pump so that it has seen every chunk the pump has written to the client.
-  const boundary = adapter.frameBoundary(conn)
+  const { farewell, boundary } = module.session(conn)
   if (boundary !== undefined) upstream.on('data', (chunk: Buffer) => boundary.feed(chunk))
   // Client → broker: TLS records coalesced into one write per tick, within the shared budget.
   // Broker → client: plain reads are already large; no budget, so deliveries are never starved.
@@ -42,19 +39,14 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   // closures below capture these and not `conn`, so the handshake's objects (certificates, the
   // CONNECT, frame readers, the deadline's controller) are garbage once this function returns.
   const view: SessionView = {
+    ...sessionIdentity(conn),
     connId: conn.id,
-    instanceId: instance.id,
-    protocol,
     listener: conn.listener.name,
-    sourceIp: conn.source.ip,
-    sourcePort: conn.source.port,
     startedAt: conn.startedAt,
     processId: deps.processId,
-    ...adapter.identity(conn),
   }
-  const actor = { kind: 'client' as const, ...adapter.actor(conn) }
+  const actor = { kind: 'client' as const, ...conn.actor }
   const source = conn.source
-  const farewell = adapter.farewell(conn)
   const accepted = {
     connId: conn.id, listener: conn.listener.name, ...sessionDetails(view),
     ...(conn.sni !== undefined ? { sni: conn.sni } : {}),
@@ -69,12 +61,16 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
     ended = cause
     down.stop()
     up.stop()
-    if (goodbye === undefined || boundary === undefined) {
+    if (goodbye === undefined) {
       upstream.destroy()
       client.destroy()
-      return
+    } else if (boundary === undefined || boundary.framesStarted === 0) {
+      // Nothing of the broker's has reached the client: the goodbye is the first thing it hears.
+      upstream.destroy()
+      closeAfterReply(client, goodbye)
+    } else {
+      goodbyeBetweenFrames(upstream, client, boundary, goodbye)
     }
-    goodbyeBetweenFrames(upstream, client, boundary, goodbye)
   }
   const session: LiveSession = {
     view,
@@ -85,12 +81,13 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
         type: 'session.kicked', outcome: 'success', protocol, instanceId: view.instanceId, reason,
         actor: { kind: 'system' }, source, details: { connId: view.connId, ...sessionDetails(view) },
       })
-      end(reason, farewell(reason))
+      end(reason, farewell(reason, boundary !== undefined ? boundary.framesStarted > 0 : upstream.bytesRead > 0))
     },
   }
   const labels = { protocol, instance: view.instanceId }
   const finish = (): void => {
     deps.sessions.remove(view.connId)
+    deps.recheck.ended(view.connId)
     deps.metrics.connectionsActive.dec(labels)
     const upstreamBytes = upstream.bytesWritten
     const downstreamBytes = upstream.bytesRead
@@ -111,9 +108,10 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
   })
   upstream.once('close', () => end('BACKEND_CLOSED'))
 
+  // In the same turn as the last re-check (stages/recheck.ts): every change from here on reaches
+  // this session through the session registry.
   deps.sessions.add(session)
-  // The admission checks passed moments ago; a store blip here is logged, not turned into a kick.
-  deps.revocation.recheck(view).catch((err: unknown) => deps.logger.warn({ conn: view.connId, err: String(err) }, 'post-admission recheck failed'))
+  deps.recheck.started(view)
   deps.metrics.connectionsAccepted.inc(labels)
   deps.metrics.connectionsActive.inc(labels)
   deps.audit.record({ type: 'connection.accepted', outcome: 'success', protocol, instanceId: view.instanceId, actor, source, details: accepted })
@@ -121,7 +119,7 @@ export function startSplice(conn: Connection, adapter: ProtocolAdapter, deps: Pi
 
 function sessionDetails(view: SessionView): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const key of ['caId', 'deviceId', 'clientId', 'username', 'accessKeyId', 'account', 'vpcId'] as const) {
+  for (const key of ['caId', 'deviceId', 'clientId', 'username', 'accessKeyId', 'account', 'vpcId', 'credentialExpiresAt'] as const) {
     const value = view[key]
     if (value !== undefined) out[key] = value
   }

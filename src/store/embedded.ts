@@ -167,8 +167,8 @@ export class EmbeddedStore implements Store {
     this.broadcasts.emit({ topic, payload: copyIn(payload), origin: this.processId })
   }
 
-  /** One process owns the data directory and sees every write: nothing is ever missed. */
-  onResync(_listener: () => void): () => void {
+  /** One process owns the data directory and sees every write: it is never lost, nothing is missed. */
+  onConnectivity(_listener: (up: boolean) => void): () => void {
     return () => undefined
   }
 

@@ -3,10 +3,12 @@
  * serialise them as JSON, so nothing here may hold a Buffer, Date or class instance. Times are
  * ISO 8601 UTC strings.
  */
+import type { ProtocolName } from '../protocols/names'
+
 export type CertStatus = 'ACTIVE' | 'INACTIVE'
 export type DeviceStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED'
 export type AccessType = 'ANY_TUNNEL' | 'SINGLE_TUNNEL'
-export type Protocol = 'mqtt' | 'amqp'
+export type Protocol = ProtocolName
 
 export interface BackendTls {
   /** PEM CA bundle to verify the backend with; absent = the system roots. */

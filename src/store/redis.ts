@@ -13,7 +13,8 @@
  *   call rejects quickly with STORE_UNAVAILABLE instead of waiting for ever. The connections keep
  *   reconnecting in the background.
  * Change events published while the subscriber connection is down are lost to this instance
- * (Redis pub/sub does not replay); it logs a warning when it reconnects.
+ * (Redis pub/sub does not replay): `onConnectivity` says when it is down and when both connections
+ * are back (redis-connectivity.ts), so that caches are re-read then (resync-loop.ts).
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -24,6 +25,7 @@ import type { StoreLogger } from './listeners'
 import type { Collection, Records } from './records'
 import { changeHead, decodeBroadcast, decodeChange, redisKeys } from './redis-messages'
 import type { RedisKeys } from './redis-messages'
+import { RedisConnectivity } from './redis-connectivity'
 import { COMPARE_AND_SET, CREATE, PUT, RELEASE_LOCK, RENEW_LOCK, TAKE } from './redis-scripts'
 import type { BroadcastMessage, ChangeEvent, Store } from './store'
 
@@ -40,7 +42,10 @@ const CONNECTION_OPTIONS = {
   maxRetriesPerRequest: 1,
   connectTimeout: 2_000,
   commandTimeout: 5_000,
-  retryStrategy: (times: number): number => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+  // At most 1 s between reconnect attempts: the replica stays stale until both connections are
+  // back, so a healed partition should be noticed within about a second. An attempt against a
+  // refused port costs next to nothing.
+  retryStrategy: (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
 }
 const PING_TIMEOUT_MS = 1_000
 /** A lock outlives a crashed holder by at most this; a live holder renews it every third of it. */
@@ -54,7 +59,7 @@ export class RedisStore implements Store {
   private readonly keys: RedisKeys
   private readonly changes: ListenerSet<ChangeEvent>
   private readonly broadcasts: ListenerSet<BroadcastMessage>
-  private readonly resyncs: ListenerSet<undefined>
+  private readonly connectivity: RedisConnectivity
 
   private constructor(
     private readonly client: Redis,
@@ -66,19 +71,11 @@ export class RedisStore implements Store {
     this.keys = redisKeys(keyPrefix)
     this.changes = new ListenerSet('change', logger)
     this.broadcasts = new ListenerSet('broadcast', logger)
-    this.resyncs = new ListenerSet('resync', logger)
+    this.connectivity = new RedisConnectivity(client, subscriber, [this.keys.changes, this.keys.broadcast], logger)
     // Without an 'error' listener ioredis reports connection errors itself; route them to our log.
     client.on('error', (err: unknown) => logger.warn({ err }, 'redis store connection error'))
     subscriber.on('error', (err: unknown) => logger.warn({ err }, 'redis store subscriber error'))
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message))
-    let connectedOnce = false
-    subscriber.on('ready', () => {
-      if (connectedOnce) {
-        logger.warn({}, 'redis store subscriber reconnected; caches reload to catch changes made meanwhile')
-        this.resyncs.emit(undefined)
-      }
-      connectedOnce = true
-    })
   }
 
   static async open(opts: RedisStoreOptions): Promise<RedisStore> {
@@ -92,6 +89,7 @@ export class RedisStore implements Store {
       await Promise.all([client.connect(), subscriber.connect()])
       // Subscribed before open() resolves, so no write made after it is missed.
       await subscriber.subscribe(store.keys.changes, store.keys.broadcast)
+      store.connectivity.watch()
       return store
     } catch (err) {
       client?.disconnect()
@@ -215,8 +213,8 @@ export class RedisStore implements Store {
     return this.broadcasts.add(listener)
   }
 
-  onResync(listener: () => void): () => void {
-    return this.resyncs.add(listener)
+  onConnectivity(listener: (up: boolean) => void): () => void {
+    return this.connectivity.on(listener)
   }
 
   async ping(): Promise<boolean> {
@@ -237,6 +235,7 @@ export class RedisStore implements Store {
     this.closing ??= (async () => {
       this.changes.clear()
       this.broadcasts.clear()
+      this.connectivity.stop()
       await Promise.all([quit(this.client), quit(this.subscriber)])
     })()
     return this.closing

@@ -67,10 +67,14 @@ export interface Store {
   broadcast(topic: string, payload: Record<string, unknown>): Promise<void>
   onBroadcast(listener: (message: BroadcastMessage) => void): () => void
   /**
-   * Called when change notifications may have been missed (redis: the subscriber connection was
-   * lost and is back); whoever caches records should reload them. The embedded store never calls it.
+   * Whether this store instance can read, write and hear changes. `false` as soon as either the
+   * command connection or the change subscription is lost; `true` only once both are back (commands
+   * answer and the subscription is in place), so a listener may read the store at once. Called on
+   * each change only (never twice the same value in a row), never before open() resolved; after a
+   * `false`, change notifications may have been missed and whoever caches records must re-read
+   * (resync-loop.ts). The embedded store never calls it: one process sees every write.
    */
-  onResync(listener: () => void): () => void
+  onConnectivity(listener: (up: boolean) => void): () => void
   /** True when the backing store answers. */
   ping(): Promise<boolean>
   close(): Promise<void>

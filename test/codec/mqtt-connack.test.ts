@@ -85,7 +85,8 @@ t.test('maps every refusal reason to a CONNACK or to a plain close', async (t) =
 })
 
 t.test('maps every kick reason to an MQTT 5 DISCONNECT reason', async (t) => {
-  for (const reason of KICK_REASONS) t.ok([0x87, 0x8b, 0x98].includes(disconnectReasonFor(reason)), reason)
+  for (const reason of KICK_REASONS) t.ok([0x87, 0x89, 0x8b, 0x98].includes(disconnectReasonFor(reason)), reason)
+  t.equal(disconnectReasonFor('RECHECK_FAILED'), 0x89, 'a session whose re-check could not be made may come back: server busy')
   t.equal(disconnectReasonFor('SHUTDOWN'), 0x8b)
   t.equal(disconnectReasonFor('ADMIN_KICK'), 0x98)
   t.equal(disconnectReasonFor('CA_DEACTIVATED'), 0x87)

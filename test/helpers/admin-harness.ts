@@ -2,11 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import type { AdminContext } from '../../src/admin/context'
-import { chainResolvers, rootKeyResolver } from '../../src/admin/root-key'
+import { buildAdminContext, type AdminContext } from '../../src/admin/context'
 import { createAdminServer } from '../../src/admin/server'
 import { signRequest } from '../../src/admin/signing'
-import type { KeyResolver } from '../../src/admin/signing'
 import { AuditLog } from '../../src/audit/audit-log'
 import { AccessKeyService } from '../../src/auth/access-keys'
 import { loadMasterKey, type MasterKeyring } from '../../src/auth/master-key'
@@ -28,9 +26,8 @@ import type {} from 'tap'
  * A real admin server for tests: embedded store in a temp directory, the real CA and device
  * registries, an audit log without sinks (events are read back with `recent`), a root key, a
  * master key generated in the temp directory (instances seal their secrets with it), and the
- * AccessKey, static account and security token services. Signed requests are accepted from the
- * root key and from Active AccessKeys, as the gateway wires it; `resolveAccessKey: 'secretOf'`
- * makes a disabled key's request throw ACCESS_KEY_INACTIVE instead of being unknown.
+ * AccessKey, static account and security token services. The context comes from
+ * buildAdminContext, as in src/gateway.ts: only the root key (ROOT) signs admin requests.
  */
 export const ROOT = { accessKeyId: 'PCROOTTEST', accessKeySecret: 'root-secret-for-tests' }
 
@@ -52,8 +49,6 @@ export interface AdminHarness {
 export interface AdminHarnessOptions {
   maxAdminBodyBytes?: number
   logger?: Logger
-  /** Which AccessKeyService method resolves admin signing keys after the root key. */
-  resolveAccessKey?: 'activeSecretOf' | 'secretOf'
 }
 
 export async function adminHarness(t: tap.Test, opts: AdminHarnessOptions = {}): Promise<AdminHarness> {
@@ -65,10 +60,9 @@ export async function adminHarness(t: tap.Test, opts: AdminHarnessOptions = {}):
   const tokens = new SecurityTokens(keyring, accessKeys)
   const blacklist = new BlacklistService(store)
   const audit = new AuditLog({ sinks: [] })
-  const resolveAccessKey: KeyResolver = opts.resolveAccessKey === 'secretOf' ? (id) => accessKeys.secretOf(id) : (id) => accessKeys.activeSecretOf(id)
   const codes = new RegistrationCodes(store)
   const sessions = new SessionRegistry()
-  const ctx: AdminContext = {
+  const ctx = buildAdminContext({
     store,
     instances: new InstanceService(store, { keyring }),
     cas: new CaRegistry(store, codes),
@@ -82,9 +76,9 @@ export async function adminHarness(t: tap.Test, opts: AdminHarnessOptions = {}):
     metrics: new Metrics(),
     sessions: { list: (filter) => sessions.list(filter), kick: (connId, reason) => sessions.kick(connId, reason) },
     logger: opts.logger ?? createLogger({ level: 'silent' }),
-    keyResolver: chainResolvers(rootKeyResolver(ROOT), resolveAccessKey),
+    rootAccessKey: ROOT,
     limits: { maxAdminBodyBytes: opts.maxAdminBodyBytes ?? 1024 * 1024 },
-  }
+  })
   const app = createAdminServer(ctx)
   await app.ready()
   t.teardown(async () => {

@@ -24,6 +24,8 @@ export interface GatewayProcessOptions {
   dir: string
   certsDir: string
   redisPrefix: string
+  /** Where this process reaches Redis (default the local one), e.g. a relay a test can cut. */
+  redisUrl?: string
   env: Record<string, string>
   /** Config keys merged over the defaults here (e.g. `workers`). */
   config?: Record<string, unknown>
@@ -39,7 +41,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
       { name: 'amqps', protocol: 'amqp', host: '127.0.0.1', port: 0 },
     ],
     admin: { host: '127.0.0.1', port: 0 },
-    store: { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: o.redisPrefix, dataDir: join(o.dir, `${o.name}-data`) },
+    store: { kind: 'redis', url: o.redisUrl ?? 'redis://127.0.0.1:6379', keyPrefix: o.redisPrefix, dataDir: join(o.dir, `${o.name}-data`) },
     tls: { devCertsDir: o.certsDir },
     audit: { sinks: [{ kind: 'file', path: join(o.dir, `${o.name}-audit.jsonl`) }] },
     log: { level: 'warn' },

@@ -69,10 +69,24 @@ async function makeRedis(keyPrefix = `${RUN_PREFIX}${++fixtures}:`): Promise<Sto
   }
 }
 
+interface Relay {
+  port: number
+  cut: () => Promise<void>
+  drop: () => void
+  /** From now on, relays only the next `n` new connections and resets the others (Infinity: all). */
+  admit: (n: number) => void
+}
+
 /** A TCP relay to Redis that the test can cut, to take Redis away from a connected store. */
-async function relayToRedis(): Promise<{ port: number; cut: () => Promise<void>; drop: () => void }> {
+async function relayToRedis(): Promise<Relay> {
   const sockets = new Set<Socket>()
+  let admitting = Infinity
   const server: Server = createServer((client) => {
+    if (admitting <= 0) {
+      client.destroy()
+      return
+    }
+    admitting--
     const upstream = connect(REDIS_PORT, '127.0.0.1')
     for (const socket of [client, upstream]) {
       sockets.add(socket)
@@ -92,7 +106,19 @@ async function relayToRedis(): Promise<{ port: number; cut: () => Promise<void>;
   const drop = (): void => {
     for (const socket of sockets) socket.destroy()
   }
-  return { port, cut, drop }
+  return { port, cut, drop, admit: (n) => { admitting = n } }
+}
+
+function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (condition()) resolve(true)
+      else if (Date.now() >= deadline) resolve(false)
+      else setTimeout(check, 20)
+    }
+    check()
+  })
 }
 
 t.test('redis store', async (t) => {
@@ -146,16 +172,46 @@ t.test('redis store', async (t) => {
     t.ok(Date.now() - started < 3_000, `calls gave up after ${Date.now() - started} ms`)
   })
 
-  t.test('redis store tells its users to resync after its subscriber reconnects', async (t) => {
+  t.test('redis store reports connectivity down on a lost connection, and up only once it can read and hear changes', async (t) => {
     const relay = await relayToRedis()
-    const keyPrefix = `${RUN_PREFIX}resync:`
+    const keyPrefix = `${RUN_PREFIX}connectivity:`
+    const store = await RedisStore.open({ url: `redis://127.0.0.1:${relay.port}`, keyPrefix })
+    const peer = await RedisStore.open({ url: REDIS_URL, keyPrefix })
+    t.teardown(async () => { await store.close(); await peer.close(); await relay.cut(); await deleteKeysUnder(keyPrefix) })
+    await store.put('instances', GLOBAL_SCOPE, 'x', instance('x'))
+    const events: boolean[] = []
+    const readOnUp = new Promise<unknown>((resolve) => store.onConnectivity((up) => {
+      events.push(up)
+      // The defect this guards: a resync started here used to fail with "Stream isn't writeable".
+      if (up) store.get('instances', GLOBAL_SCOPE, 'x').then(resolve, resolve)
+    }))
+    relay.drop()
+    const read = await readOnUp
+    t.same(events, [false, true], 'down, then up once')
+    t.match(read, { id: 'x' }, 'a read made the moment it says up succeeds')
+    const heard = new Promise<string>((resolve) => store.onChange((e) => resolve(e.id)))
+    await peer.put('instances', GLOBAL_SCOPE, 'y', instance('y'))
+    t.equal(await heard, 'y', 'and a change made by another process reaches it: it is subscribed again')
+  })
+
+  t.test('redis store stays down while only one of its two connections is back', async (t) => {
+    const relay = await relayToRedis()
+    const keyPrefix = `${RUN_PREFIX}half:`
     const store = await RedisStore.open({ url: `redis://127.0.0.1:${relay.port}`, keyPrefix })
     t.teardown(async () => { await store.close(); await relay.cut(); await deleteKeysUnder(keyPrefix) })
-    const resynced = new Promise<void>((resolve) => store.onResync(() => resolve()))
+    const events: boolean[] = []
+    store.onConnectivity((up) => events.push(up))
+    relay.admit(0)
     relay.drop()
-    await resynced
-    t.pass('onResync fired once the subscriber was back')
-    t.equal(await store.ping(), true, 'and the store answers again')
+    t.ok(await until(() => events.length > 0, 2_000), 'down reported')
+    relay.admit(1)
+    // Reconnect attempts come at most 1 s apart: within 2.5 s one connection is back and the other
+    // has been reset at least once.
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    t.same(events, [false], 'one connection back is not up')
+    relay.admit(Infinity)
+    t.ok(await until(() => events.length > 1, 3_000), 'both back')
+    t.same(events, [false, true], 'then up')
   })
 
   t.test('openStore opens the redis store from config', async (t) => {

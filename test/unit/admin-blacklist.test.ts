@@ -10,7 +10,7 @@ async function setup(t: tap.Test): Promise<AdminHarness> {
   return h
 }
 
-t.test('POST /v1/blacklist answers 201 with the entry, its actor the signing key, and audits admin.blacklist.add', async (t) => {
+t.test('POST /v1/blacklist answers 201 with the entry, its actor the signing (root) key, and audits admin.blacklist.add', async (t) => {
   const h = await setup(t)
   const expiresAt = new Date(Date.now() + 3600_000).toISOString()
   const res = await h.call('POST', '/v1/blacklist', { kind: 'clientId', value: 'sensor-9', instanceId: 'mq-1', reason: 'flooding', expiresAt })
@@ -26,11 +26,14 @@ t.test('POST /v1/blacklist answers 201 with the entry, its actor the signing key
   t.same(event?.details['after'], entry)
   t.equal(event?.details['before'], null)
 
+  const global = await h.call('POST', '/v1/blacklist', { kind: 'ip', value: '203.0.113.0/24' })
+  t.equal(global.statusCode, 201, global.body)
+  t.notOk('instanceId' in global.json(), 'a global entry has no instanceId')
   const key = (await h.call('POST', '/v1/access-keys', {})).json() as { accessKeyId: string; accessKeySecret: string }
-  const byKey = await h.call('POST', '/v1/blacklist', { kind: 'ip', value: '203.0.113.0/24' }, key)
-  t.equal(byKey.statusCode, 201, byKey.body)
-  t.equal(byKey.json().actor, key.accessKeyId, 'the actor is whichever AccessKey signed')
-  t.notOk('instanceId' in byKey.json(), 'a global entry has no instanceId')
+  const byKey = await h.call('POST', '/v1/blacklist', { kind: 'ip', value: '198.51.100.0/24' }, key)
+  t.equal(byKey.statusCode, 401, 'an API-created AccessKey does not sign admin calls')
+  t.equal(byKey.json().code, 'SIGNATURE_INVALID')
+  t.equal(h.audit.recent({ type: 'admin.blacklist.add' }).length, 2, 'the refused request added nothing')
 })
 
 t.test('bad entries are refused with the fitting status and audited as failures', async (t) => {

@@ -51,7 +51,6 @@ t.test('disabling a key makes secretOf refuse it at once, and enabling restores 
   t.equal(change.before?.status, 'Active')
   t.equal(change.after?.status, 'Inactive')
   await rejectsWith(t, keys.secretOf(accessKeyId), 'ACCESS_KEY_INACTIVE')
-  t.equal(await keys.activeSecretOf(accessKeyId), undefined, 'no signing with a disabled key')
   await keys.setStatus(accessKeyId, 'Active')
   t.equal(await keys.secretOf(accessKeyId), accessKeySecret)
   await rejectsWith(t, keys.setStatus(accessKeyId, 'Disabled'), 'VALIDATION_FAILED')

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { certificateId, inspectCertificate, isSelfIssued, isValidAt, parseCertificatePem, pathLengthConstraint } from '../../src/ca/certificate'
+import { certificateId, inspectCertificate, isSelfIssued, isValidAt, parseCertificatePem } from '../../src/ca/certificate'
 import { criticalExtensionsUnderstood, readExtensions } from '../../src/ca/der-extensions'
 import { createCa, createLeaf } from '../../src/ca/pki'
 import type { Test } from '../helpers/services'
@@ -82,11 +82,11 @@ t.test('isValidAt includes both ends of the validity period', async (t) => {
   t.notOk(isValidAt(parsed), 'not yet valid now')
 })
 
-t.test('pathLength and self-issued helpers', async (t) => {
+t.test('pathLength (as the chain verifier reads it) and self-issued helpers', async (t) => {
   const root = await createCa({ commonName: 'R', pathLength: 2 })
   const inter = await createCa({ commonName: 'I', issuer: root })
-  t.equal(pathLengthConstraint(new X509Certificate(root.cert)), 2)
-  t.equal(pathLengthConstraint(new X509Certificate(inter.cert)), undefined)
+  t.equal(readExtensions(new X509Certificate(root.cert).raw).pathLength, 2)
+  t.equal(readExtensions(new X509Certificate(inter.cert).raw).pathLength, undefined)
   t.ok(isSelfIssued(new X509Certificate(root.cert)))
   t.notOk(isSelfIssued(new X509Certificate(inter.cert)))
   t.equal(inspectCertificate(new X509Certificate(inter.cert)).issuer, 'CN=R')

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { AmqpFrameBoundary, MqttPacketBoundary, type FrameBoundary } from '../../src/proxy/frame-boundary'
+import type { FrameBoundary } from '../../src/proxy/frame-boundary'
+import { AmqpFrameBoundary } from '../../src/protocols/amqp/frame-boundary'
+import { MqttPacketBoundary } from '../../src/protocols/mqtt/packet-boundary'
 import { encodeFrame } from '../../src/protocols/amqp/frame-codec'
 import { encodeDisconnect } from '../../src/protocols/mqtt/connack'
 import { encodeVarByteInt } from '../../src/protocols/mqtt/var-byte-int'

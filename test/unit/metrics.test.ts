@@ -12,6 +12,7 @@ const NAMES = [
   'portcullis_audit_events_total',
   'portcullis_audit_sink_errors_total',
   'portcullis_store_up',
+  'portcullis_store_freshness',
 ]
 
 t.test('renders every DESIGN §3 metric and the Node defaults', async (t) => {

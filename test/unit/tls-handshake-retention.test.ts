@@ -5,8 +5,9 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { createCa, createLeaf } from '../../src/ca/pki'
 import { tlsHandshake } from '../../src/proxy/stages/tls-handshake'
-import type { Connection } from '../../src/proxy/connection'
+import type { Proxied } from '../../src/proxy/lifecycle/context'
 import type { PipelineDeps } from '../../src/proxy/deps'
+import { mqttProtocol } from '../../src/protocols/mqtt/module'
 import type { InstanceRecord } from '../../src/store/records'
 import { asConnId } from '../../src/ids'
 
@@ -37,27 +38,28 @@ t.test('after the TLS stage, the TLS socket no longer keeps the connection alive
   const socket = await accepted
 
   // The connection is made and dropped inside this function: only a WeakRef to it leaves.
-  const handshake = async (): Promise<{ tls: TLSSocket; ref: WeakRef<Connection>; verdict: string }> => {
-    const conn: Connection = {
+  const handshake = async (): Promise<{ tls: TLSSocket; refs: Array<WeakRef<object>>; phase: string }> => {
+    const proxied: Proxied = {
+      phase: 'proxied',
       id: asConnId('retention-test'),
-      listener: { name: 'mqtts', protocol: 'mqtt', tls: true } as Connection['listener'],
+      listener: { name: 'mqtts', protocol: 'mqtt', tls: true } as Proxied['listener'],
       socket,
       acceptedAt: 0,
       startedAt: new Date().toISOString(),
       signal: new AbortController().signal,
       source: { ip: '127.0.0.1', port: 0 },
-      phase: { name: 'handshaking' },
-      client: socket,
     }
-    const verdict = await tlsHandshake(conn, deps)
-    return { tls: conn.tls as TLSSocket, ref: new WeakRef(conn), verdict: verdict.kind }
+    const step = await tlsHandshake(mqttProtocol)(proxied, deps)
+    if (step.kind !== 'next') throw new Error(`handshake refused: ${step.reason}`)
+    return { tls: step.ctx.tls as TLSSocket, refs: [new WeakRef(proxied), new WeakRef(step.ctx)], phase: step.ctx.phase }
   }
-  const { tls, ref, verdict } = await handshake()
+  const { tls, refs, phase } = await handshake()
   t.teardown(() => tls.destroy())
-  t.equal(verdict, 'continue', 'the handshake completed for the instance named by SNI')
+  t.equal(phase, 'secured', 'the handshake completed for the instance named by SNI')
 
   await new Promise((resolve) => setImmediate(resolve))
   gc()
   t.notOk(tls.destroyed, 'the TLS socket is still open')
-  t.equal(ref.deref(), undefined, 'and the connection it was made for has been collected')
+  t.equal(refs[0]?.deref(), undefined, 'the context it was made from has been collected')
+  t.equal(refs[1]?.deref(), undefined, 'and so has the secured context it answered')
 })

@@ -1,24 +1,27 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminContext } from '../context'
+import { ERROR_CODES } from '../../errors'
+import type { AdminContext, Readiness } from '../context'
 
 /**
  * Unsigned probes (DESIGN §3): `/healthz` = the process answers; `/readyz` = it can serve (the
- * store answers), so a load balancer stops sending traffic to a replica that lost Redis;
- * `/metrics` = Prometheus text.
+ * store answers and, on a replica, its view of the store is fresh: DESIGN §4 "Admission on stale
+ * state"), so a load balancer stops sending traffic to a replica that lost Redis or is still
+ * catching up; the 503 body's `code` says which. `/metrics` = Prometheus text.
  */
 export function healthRoutes(ctx: AdminContext): FastifyPluginAsync {
+  const ready = ctx.ready ?? (async (): Promise<Readiness> => (await ctx.store.ping()) ? { ready: true } : { ready: false, code: 'STORE_UNAVAILABLE' })
   return async (app) => {
     app.get('/healthz', async () => ({ status: 'ok' }))
 
     app.get('/readyz', async (req, reply) => {
-      let ready = false
+      let answer: Readiness = { ready: false, code: 'STORE_UNAVAILABLE' }
       try {
-        ready = await (ctx.ready ?? (() => ctx.store.ping()))()
+        answer = await ready()
       } catch (err) {
         req.log.warn({ err }, 'readiness check failed')
       }
-      if (ready) return { status: 'ready' }
-      return reply.status(503).send({ code: 'STORE_UNAVAILABLE', message: 'the store could not be reached', requestId: req.id })
+      if (answer.ready) return { status: 'ready' }
+      return reply.status(503).send({ code: answer.code, message: ERROR_CODES[answer.code], requestId: req.id })
     })
 
     app.get('/metrics', async (_req, reply) => {

@@ -51,6 +51,8 @@ export const CONNACK_REASON_CODES_V5 = {
 /** MQTT 5 §3.14.2.1 Table 3-10, the server-sent codes Portcullis uses. */
 export const DISCONNECT_REASON_CODES_V5 = {
   NOT_AUTHORIZED: 0x87,
+  /** MQTT 5 §3.14.2.1 0x89 Server busy: the client may come back later. */
+  SERVER_BUSY: 0x89,
   SERVER_SHUTTING_DOWN: 0x8b,
   ADMINISTRATIVE_ACTION: 0x98,
 } as const

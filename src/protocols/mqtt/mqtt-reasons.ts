@@ -40,6 +40,7 @@ export function connackRefusalFor(reason: RefusalReason): ConnackRefusal | undef
     case 'PROTOCOL_ERROR':
       return 'PROTOCOL_ERROR'
     case 'HANDSHAKE_TIMEOUT':
+    case 'ILLEGAL_STATE':
       return undefined
     case 'TLS_HANDSHAKE_FAILED':
     case 'CLIENT_CERT_MISSING':
@@ -74,6 +75,36 @@ export function connackFor(
   return encodeConnack(protocolVersion, refusal, reasonString, maximumPacketSize)
 }
 
+/**
+ * A kick that lands before the broker's CONNACK reached the client: the gateway refuses the
+ * CONNECT itself, in the client's version, with the code closest to the kick.
+ */
+export function connackForKick(protocolVersion: ProtocolVersion, reason: KickReason, maximumPacketSize?: number): Buffer | undefined {
+  return encodeConnack(protocolVersion, connackRefusalForKick(reason), reason, maximumPacketSize)
+}
+
+function connackRefusalForKick(reason: KickReason): ConnackRefusal {
+  switch (reason) {
+    case 'BLACKLISTED':
+      return 'BANNED'
+    case 'SHUTDOWN':
+    case 'RECHECK_FAILED':
+      return 'SERVER_UNAVAILABLE'
+    case 'CREDENTIAL_EXPIRED':
+    case 'STATIC_ACCOUNT_DELETED':
+      return 'BAD_CREDENTIALS'
+    case 'CA_DEACTIVATED':
+    case 'DEVICE_CERT_REVOKED':
+    case 'DEVICE_CERT_INACTIVE':
+    case 'ACCESS_KEY_DISABLED':
+    case 'TUNNEL_POLICY_CHANGED':
+    case 'ADMIN_KICK':
+      return 'NOT_AUTHORIZED'
+    default:
+      return assertNever(reason, 'kick reason')
+  }
+}
+
 export function disconnectReasonFor(reason: KickReason): DisconnectReasonCode {
   switch (reason) {
     case 'SHUTDOWN':
@@ -87,7 +118,10 @@ export function disconnectReasonFor(reason: KickReason): DisconnectReasonCode {
     case 'ACCESS_KEY_DISABLED':
     case 'STATIC_ACCOUNT_DELETED':
     case 'TUNNEL_POLICY_CHANGED':
+    case 'CREDENTIAL_EXPIRED':
       return DISCONNECT_REASON_CODES_V5.NOT_AUTHORIZED
+    case 'RECHECK_FAILED':
+      return DISCONNECT_REASON_CODES_V5.SERVER_BUSY
     default:
       return assertNever(reason, 'kick reason')
   }

@@ -1,8 +1,10 @@
 import { ProxyHeaderReader, type ProxyHeaderResult } from '../../tunnel/proxy-protocol'
-import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
+import type { Accepted, Proxied, Source } from '../lifecycle/context'
 import { readFrom } from '../read-client'
-import { CONTINUE, reject, type Verdict } from '../verdict'
+import { next, reject, type Step } from '../verdict'
+
+type Deps = Pick<PipelineDeps, 'networks' | 'proxyTrust'>
 
 /**
  * The PROXY protocol header (v1 or v2) from a trusted load balancer: the real client address and
@@ -14,48 +16,43 @@ import { CONTINUE, reject, type Verdict } from '../verdict'
  * A header from a source outside `trustedCidrs` is refused (PROXY_HEADER_UNTRUSTED): anyone could
  * otherwise claim any address or VPC. Without a header, `networks` may still name the VPC.
  */
-export async function proxyHeader(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
-  const { mode } = conn.listener.proxyProtocol
-  if (mode !== 'off') {
-    const verdict = await readProxyHeader(conn, deps, mode)
-    if (verdict.kind !== 'continue') return verdict
-  }
-  if (conn.source.vpcId === undefined) {
-    const vpcId = deps.networks.vpcOf(conn.source.ip)
-    if (vpcId !== undefined) conn.source.vpcId = vpcId
-  }
-  return CONTINUE
+export async function proxyHeader(ctx: Accepted, deps: Deps): Promise<Step<Proxied>> {
+  const { mode } = ctx.listener.proxyProtocol
+  const proxied: Step<Proxied> = mode === 'off' ? next({ ...ctx, phase: 'proxied' }) : await readProxyHeader(ctx, deps, mode)
+  if (proxied.kind !== 'next' || proxied.ctx.source.vpcId !== undefined) return proxied
+  const vpcId = deps.networks.vpcOf(proxied.ctx.source.ip)
+  return vpcId === undefined ? proxied : next({ ...proxied.ctx, source: { ...proxied.ctx.source, vpcId } })
 }
 
-async function readProxyHeader(conn: Connection, deps: PipelineDeps, mode: 'optional' | 'required'): Promise<Verdict> {
+async function readProxyHeader(ctx: Accepted, deps: Deps, mode: 'optional' | 'required'): Promise<Step<Proxied>> {
   const reader = new ProxyHeaderReader()
-  const result = await readFrom<Exclude<ProxyHeaderResult, { kind: 'need-more' }>>(conn.socket, conn.signal, (chunk) => {
+  const result = await readFrom<Exclude<ProxyHeaderResult, { kind: 'need-more' }>>(ctx.socket, ctx.signal, (chunk) => {
     const r = reader.push(chunk)
     return r.kind === 'need-more' ? undefined : r
   })
   // Whatever followed the header (the start of the ClientHello) goes back to be read by TLS.
   if (result.kind === 'none' || result.kind === 'header') {
-    if (result.rest.length > 0) conn.socket.unshift(result.rest)
+    if (result.rest.length > 0) ctx.socket.unshift(result.rest)
   }
-  const trusted = deps.proxyTrust(conn.listener.name).has(conn.source.ip)
+  const trusted = deps.proxyTrust(ctx.listener.name).has(ctx.source.ip)
   switch (result.kind) {
     case 'error':
       return reject(trusted ? 'PROXY_HEADER_INVALID' : 'PROXY_HEADER_UNTRUSTED', result.detail)
     case 'none':
-      return mode === 'required' ? reject('PROXY_HEADER_INVALID', 'no PROXY protocol header') : CONTINUE
+      return mode === 'required' ? reject('PROXY_HEADER_INVALID', 'no PROXY protocol header') : next({ ...ctx, phase: 'proxied' })
     case 'header': {
-      if (!trusted) return reject('PROXY_HEADER_UNTRUSTED', `PROXY header from ${conn.source.ip}, which is not in trustedCidrs`)
+      if (!trusted) return reject('PROXY_HEADER_UNTRUSTED', `PROXY header from ${ctx.source.ip}, which is not in trustedCidrs`)
       const { header } = result
-      conn.proxiedBy = { ip: conn.source.ip, port: conn.source.port }
       // LOCAL is the balancer's own connection (a health check): it keeps the real endpoints.
-      if (header.command === 'PROXY' && header.source !== undefined) {
-        conn.source = { ip: header.source.ip, port: header.source.port }
-      }
-      if (header.vpc !== undefined) {
-        conn.source.vpcId = header.vpc.id
-        conn.vpc = header.vpc
-      }
-      return CONTINUE
+      let source: Source = header.command === 'PROXY' && header.source !== undefined
+        ? { ip: header.source.ip, port: header.source.port }
+        : ctx.source
+      if (header.vpc !== undefined) source = { ...source, vpcId: header.vpc.id }
+      return next({
+        ...ctx, phase: 'proxied', source,
+        proxiedBy: { ip: ctx.source.ip, port: ctx.source.port },
+        ...(header.vpc !== undefined ? { vpc: header.vpc } : {}),
+      })
     }
   }
 }

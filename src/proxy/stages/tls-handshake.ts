@@ -1,40 +1,64 @@
 import { TLSSocket, type SecureContext } from 'node:tls'
-import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
-import { CONTINUE, reject, type Rejection, type Verdict } from '../verdict'
+import type { Proxied, Secured } from '../lifecycle/context'
+import type { AnyProtocolModule } from '../lifecycle/protocol'
+import { concerning, next, reject, type Rejection, type Step } from '../verdict'
 import type { InstanceRecord } from '../../store/records'
-import { tunnelAdmits } from '../../policy/tunnel'
+import { tunnelRefusal } from './tunnel'
+
+type Deps = Pick<PipelineDeps, 'tlsContexts' | 'directory'>
+type Protocol = Pick<AnyProtocolModule, 'requestClientCertificate' | 'instanceWithoutSni'>
 
 /**
  * TLS termination. SNI chooses the instance and its server certificate while the handshake is
  * still running; an unknown SNI aborts the handshake (UNKNOWN_INSTANCE), so nobody learns anything
- * about an instance they did not name. MQTT listeners request a client certificate but let the
- * handshake complete without one (`rejectUnauthorized: false`): the clientCertificate stage decides
- * against the instance's registered CAs and gives a precise reason, which OpenSSL alone cannot.
- * Without SNI the listener's `defaultInstance` applies, or (MQTT) the single MQTT instance.
+ * about an instance they did not name. A protocol whose clients authenticate with certificates
+ * (MQTT) asks for one but lets the handshake complete without it (`rejectUnauthorized: false`):
+ * its own stage decides against the instance's registered CAs and gives a precise reason, which
+ * OpenSSL alone cannot. Without SNI the listener's `defaultInstance` applies, else the protocol's
+ * own choice (MQTT: the single MQTT instance).
  */
-export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
-  if (!conn.listener.tls) {
-    const instance = instanceWithoutSni(conn, deps)
-    if (instance !== undefined) conn.instance = instance
-    return CONTINUE
+export function tlsHandshake(protocol: Protocol) {
+  return async (ctx: Proxied, deps: Deps): Promise<Step<Secured>> => {
+    if (!ctx.listener.tls) return next(withInstance({ ...ctx, phase: 'secured', client: ctx.socket }, protocol, deps))
+    const sni = sniChooser(ctx, deps)
+    const socket = new TLSSocket(ctx.socket, {
+      isServer: true,
+      secureContext: deps.tlsContexts.default,
+      requestCert: protocol.requestClientCertificate,
+      rejectUnauthorized: false,
+      SNICallback: sni.callback,
+    })
+    const outcome = await handshakeOutcome(socket, ctx.signal)
+    const chosen = sni.finish()
+    if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
+    if (chosen.refusal !== undefined) return chosen.refusal
+    if (outcome === 'failed') return reject('TLS_HANDSHAKE_FAILED')
+    // Keep the socket quiet until a protocol stage asks for bytes.
+    socket.pause()
+    const secured: Secured = {
+      ...ctx, phase: 'secured', client: socket, tls: socket,
+      ...(chosen.instance !== undefined ? { instance: chosen.instance, sni: chosen.servername as string } : {}),
+    }
+    // A resumed session skips the certificate callback, where Node runs SNICallback: the name the
+    // client sent is read here instead, with the same checks.
+    const servername = socket.servername
+    if (chosen.instance === undefined && typeof servername === 'string' && servername !== '') {
+      const resumed = chooseInstance(ctx, deps, servername)
+      if ('reason' in resumed) return resumed
+      return next({ ...secured, instance: resumed.instance, sni: servername })
+    }
+    return next(withInstance(secured, protocol, deps))
   }
-  const sni = sniChooser(conn, deps)
-  const socket = new TLSSocket(conn.socket, {
-    isServer: true,
-    secureContext: deps.tlsContexts.default,
-    requestCert: conn.listener.protocol === 'mqtt',
-    rejectUnauthorized: false,
-    SNICallback: sni.callback,
-  })
-  conn.tls = socket
-  conn.client = socket
-  const outcome = await new Promise<'secure' | 'failed' | 'aborted'>((resolve) => {
+}
+
+function handshakeOutcome(socket: TLSSocket, signal: AbortSignal): Promise<'secure' | 'failed' | 'aborted'> {
+  return new Promise((resolve) => {
     const finish = (result: 'secure' | 'failed' | 'aborted'): void => {
       socket.off('secure', onSecure)
       socket.off('error', onFailed)
       socket.off('close', onFailed)
-      conn.signal.removeEventListener('abort', onAbort)
+      signal.removeEventListener('abort', onAbort)
       resolve(result)
     }
     const onSecure = (): void => finish('secure')
@@ -43,82 +67,65 @@ export async function tlsHandshake(conn: Connection, deps: PipelineDeps): Promis
     socket.once('secure', onSecure)
     socket.once('error', onFailed)
     socket.once('close', onFailed)
-    conn.signal.addEventListener('abort', onAbort, { once: true })
+    signal.addEventListener('abort', onAbort, { once: true })
   })
-  const refusal = sni.finish()
-  if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
-  if (refusal !== undefined) return refusal
-  if (outcome === 'failed') return reject('TLS_HANDSHAKE_FAILED')
-  // A resumed session skips the certificate callback, where Node runs SNICallback: the name the
-  // client sent is read here instead, with the same checks.
-  const servername = socket.servername
-  if (conn.sni === undefined && typeof servername === 'string' && servername !== '') {
-    const verdict = chooseInstance(conn, deps, servername)
-    if (verdict !== undefined) return verdict
-  }
-  // Keep the socket quiet until a protocol stage asks for bytes.
-  socket.pause()
-  if (conn.instance === undefined) {
-    const instance = instanceWithoutSni(conn, deps)
-    if (instance !== undefined) conn.instance = instance
-  }
-  return CONTINUE
 }
+
+type Choice = { instance?: InstanceRecord; servername?: string; refusal?: Rejection }
 
 /**
  * The SNICallback, made outside tlsHandshake on purpose: the socket keeps its options (and so this
- * callback) for its whole life, and a closure made inside tlsHandshake would share that function's
- * scope — holding the connection, its CONNECT and certificates for as long as the session lasts.
- * This one reaches the connection through a holder that `finish` empties once the handshake is over.
+ * callback) for its whole life, and a closure made inside the stage would share its scope —
+ * holding the connection's context for as long as the session lasts. This one reaches the context
+ * through a holder that `finish` empties once the handshake is over.
  */
-function sniChooser(conn: Connection, deps: PipelineDeps): {
+function sniChooser(ctx: Proxied, deps: Deps): {
   callback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => void
-  finish: () => Rejection | undefined
+  finish: () => Choice
 } {
-  const holder: { conn?: Connection; refusal?: Rejection } = { conn }
+  const holder: { ctx?: Proxied; choice: Choice } = { ctx, choice: {} }
   return {
     callback(servername, done) {
-      const current = holder.conn
+      const current = holder.ctx
       if (current === undefined) return done(new Error('handshake over'))
-      const verdict = chooseInstance(current, deps, servername)
-      if (verdict !== undefined) {
-        holder.refusal = verdict
-        done(new Error(verdict.reason))
+      const chosen = chooseInstance(current, deps, servername)
+      if ('reason' in chosen) {
+        holder.choice = { refusal: chosen }
+        done(new Error(chosen.reason))
         return
       }
-      done(null, deps.tlsContexts.forInstance(current.instance as InstanceRecord))
+      holder.choice = { instance: chosen.instance, servername }
+      done(null, deps.tlsContexts.forInstance(chosen.instance))
     },
     finish() {
-      delete holder.conn
-      return holder.refusal
+      delete holder.ctx
+      return holder.choice
     },
   }
 }
 
-/** Sets the connection's instance from the SNI; answers a refusal when none may serve it. */
-function chooseInstance(conn: Connection, deps: PipelineDeps, servername: string): Rejection | undefined {
+/** The instance the SNI names, or the refusal when none may serve it. */
+function chooseInstance(ctx: Proxied, deps: Deps, servername: string): { instance: InstanceRecord } | Rejection {
   const instance = deps.directory.findByHostname(servername)
-  if (instance === undefined || instance.protocol !== conn.listener.protocol) {
-    return reject('UNKNOWN_INSTANCE', `no ${conn.listener.protocol} instance serves ${JSON.stringify(servername.slice(0, 253))}`)
+  if (instance === undefined || instance.protocol !== ctx.listener.protocol) {
+    return reject('UNKNOWN_INSTANCE', `no ${ctx.listener.protocol} instance serves ${JSON.stringify(servername.slice(0, 253))}`)
   }
-  conn.sni = servername
-  conn.instance = instance
   // Single Tunnel: refused before the handshake completes, as early as the instance is known.
-  if (!tunnelAdmits(instance, conn.source.vpcId)) {
-    return reject('TUNNEL_DENIED', `instance ${instance.id} is Single Tunnel; connection from ${conn.source.vpcId ?? 'a public network'}`)
-  }
-  return undefined
+  const refusal = tunnelRefusal(instance, ctx.source)
+  return refusal === undefined ? { instance } : concerning(refusal, { instanceId: instance.id, sni: servername })
 }
 
-function instanceWithoutSni(conn: Connection, deps: PipelineDeps): InstanceRecord | undefined {
-  const named = conn.listener.defaultInstance
+function withInstance(ctx: Secured, protocol: Protocol, deps: Deps): Secured {
+  if (ctx.instance !== undefined) return ctx
+  const instance = instanceWithoutSni(ctx, protocol, deps)
+  return instance === undefined ? ctx : { ...ctx, instance }
+}
+
+function instanceWithoutSni(ctx: Secured, protocol: Protocol, deps: Deps): InstanceRecord | undefined {
+  const named = ctx.listener.defaultInstance
   if (named !== undefined) {
     const instance = deps.directory.get(named)
-    return instance?.protocol === conn.listener.protocol ? instance : undefined
+    return instance?.protocol === ctx.listener.protocol ? instance : undefined
   }
-  // An AMQP client without SNI names its instance in its userName; an MQTT device has nothing
-  // else to go by, so a gateway with a single MQTT instance serves it.
-  if (conn.listener.protocol !== 'mqtt') return undefined
-  const candidates = deps.directory.all().filter((i) => i.protocol === 'mqtt')
-  return candidates.length === 1 ? candidates[0] : undefined
+  return protocol.instanceWithoutSni(deps.directory.all().filter((i) => i.protocol === ctx.listener.protocol))
 }

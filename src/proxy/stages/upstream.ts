@@ -1,9 +1,13 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import type { Connection } from '../connection'
 import type { PipelineDeps } from '../deps'
-import { CONTINUE, reject, type Verdict } from '../verdict'
+import type { Admitted, Connected } from '../lifecycle/context'
+import type { AnyProtocolModule } from '../lifecycle/protocol'
+import { next, reject, type Step } from '../verdict'
 import type { InstanceRecord } from '../../store/records'
+
+type Deps = Pick<PipelineDeps, 'config' | 'embeddedBrokers'>
+type Protocol = Pick<AnyProtocolModule, 'name' | 'embeddedBackend'>
 
 /**
  * Opens the connection to the instance's broker: plain TCP, TLS (verified against the backend's
@@ -11,26 +15,25 @@ import type { InstanceRecord } from '../../store/records'
  * `limits.backendConnectTimeoutMs` (or the handshake deadline, whichever comes first) is
  * BACKEND_UNAVAILABLE; the gateway refuses this client and goes on serving others.
  */
-export async function connectUpstream(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
-  const instance = conn.instance
-  if (instance === undefined) return reject('UNKNOWN_INSTANCE')
-  let target: { host: string; port: number }
-  try {
-    target = await resolveTarget(instance, deps)
-  } catch (err) {
-    return reject('BACKEND_UNAVAILABLE', (err as Error).message)
+export function connectUpstream(protocol: Protocol) {
+  return async <H>(ctx: Admitted<H>, deps: Deps): Promise<Step<Connected<H>>> => {
+    let target: { host: string; port: number }
+    try {
+      target = await resolveTarget(ctx.instance, protocol, deps)
+    } catch (err) {
+      return reject('BACKEND_UNAVAILABLE', (err as Error).message)
+    }
+    const socket = await openSocket(ctx.instance, target, deps.config.limits.backendConnectTimeoutMs, ctx.signal)
+    if (socket instanceof Error) return reject('BACKEND_UNAVAILABLE', socket.message)
+    return next({ ...ctx, phase: 'connected', upstream: socket })
   }
-  const socket = await openSocket(instance, target, deps.config.limits.backendConnectTimeoutMs, conn.signal)
-  if (socket instanceof Error) return reject('BACKEND_UNAVAILABLE', socket.message)
-  conn.upstream = socket
-  return CONTINUE
 }
 
-async function resolveTarget(instance: InstanceRecord, deps: PipelineDeps): Promise<{ host: string; port: number }> {
+async function resolveTarget(instance: InstanceRecord, protocol: Protocol, deps: Deps): Promise<{ host: string; port: number }> {
   const backend = instance.backend
   if (backend.kind === 'embedded') {
-    if (instance.protocol !== 'mqtt') throw new Error('there is no embedded AMQP broker; configure backend host and port')
-    return deps.embeddedBrokers.addressFor(instance.id)
+    if (protocol.embeddedBackend === undefined) throw new Error(`there is no embedded ${protocol.name} broker; configure backend host and port`)
+    return protocol.embeddedBackend(instance, deps)
   }
   if (backend.host === undefined || backend.port === undefined) throw new Error('backend has no host/port')
   return { host: backend.host, port: backend.port }

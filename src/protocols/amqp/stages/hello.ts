@@ -1,12 +1,13 @@
-import { parseProtocolHeader, type ProtocolHeaderResult } from '../../protocols/amqp/frame-codec'
-import { encodeMethodFrame, parseAmqplainResponse, parsePlainResponse } from '../../protocols/amqp/methods'
-import { bool, longstr, table } from '../../protocols/amqp/field-table'
-import type { Connection } from '../connection'
-import type { PipelineDeps } from '../deps'
-import { HandshakeFrames } from '../amqp-frames'
-import { readFromClient } from '../read-client'
-import { CONTINUE, reject, type Verdict } from '../verdict'
-import { amqpClose } from '../adapters/amqp-close'
+import { parseProtocolHeader, type ProtocolHeaderResult } from '../frame-codec'
+import { encodeMethodFrame, parseAmqplainResponse, parsePlainResponse } from '../methods'
+import { bool, longstr, table } from '../field-table'
+import type { PipelineDeps } from '../../../proxy/deps'
+import type { Secured } from '../../../proxy/lifecycle/context'
+import { readFrom } from '../../../proxy/read-client'
+import { next, reject, type Step } from '../../../proxy/verdict'
+import { HandshakeFrames } from '../handshake-frames'
+import { amqpClose, closeFor } from '../close-frame'
+import type { Greeted } from '../phases'
 
 /**
  * AMQP 0-9-1 §2.2.4, the first half of the connection negotiation, spoken by the gateway itself:
@@ -14,18 +15,17 @@ import { amqpClose } from '../adapters/amqp-close'
  * Connection.Start-Ok with PLAIN or AMQPLAIN credentials. Handshake stages write the protocol's
  * own handshake methods; refusing and closing stays with the runner.
  */
-export async function amqpHello(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
+export async function amqpHello(ctx: Secured, deps: Pick<PipelineDeps, 'config'>): Promise<Step<Greeted>> {
   let seen: Buffer = Buffer.alloc(0)
-  const header = await readFromClient<Exclude<ProtocolHeaderResult, { kind: 'need-more' }>>(conn, (chunk) => {
+  const header = await readFrom<Exclude<ProtocolHeaderResult, { kind: 'need-more' }>>(ctx.client, ctx.signal, (chunk) => {
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk])
     const result = parseProtocolHeader(seen)
     return result.kind === 'need-more' ? undefined : result
   })
   if (header.kind === 'mismatch') return reject('PROTOCOL_ERROR', header.detail, header.reply)
 
-  const frames = new HandshakeFrames(conn.client, conn.signal, 'client', deps.config.limits.maxHandshakeFrameBytes, header.rest)
-  conn.amqp = { frames, startSent: true }
-  conn.client.write(START_FRAME)
+  const frames = new HandshakeFrames(ctx.client, ctx.signal, 'client', deps.config.limits.maxHandshakeFrameBytes, header.rest)
+  ctx.client.write(START_FRAME)
   const startOk = await frames.next()
   if (startOk.name !== 'connection.start-ok') {
     return reject('PROTOCOL_ERROR', `expected connection.start-ok, got ${startOk.name}`, amqpClose(503, 'COMMAND_INVALID - expected connection.start-ok'))
@@ -35,10 +35,12 @@ export async function amqpHello(conn: Connection, deps: PipelineDeps): Promise<V
     : startOk.mechanism === 'AMQPLAIN'
       ? parseAmqplainResponse(startOk.response)
       : { ok: false as const, detail: `mechanism ${JSON.stringify(startOk.mechanism.slice(0, 32))} was not offered` }
-  if (!credentials.ok) return reject('BAD_CREDENTIALS', credentials.detail)
-  conn.amqp.clientProperties = startOk.clientProperties
-  conn.amqp.credentials = { username: credentials.username, password: credentials.password }
-  return CONTINUE
+  // After Start, every refusal is a Connection.Close (the module's refusal answers by phase).
+  if (!credentials.ok) return reject('BAD_CREDENTIALS', credentials.detail, closeFor('BAD_CREDENTIALS'))
+  return next({
+    ...ctx, phase: 'amqp-greeted', frames, clientProperties: startOk.clientProperties,
+    credentials: { username: credentials.username, password: credentials.password },
+  })
 }
 
 /**

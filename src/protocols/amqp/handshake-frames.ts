@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
-import { FrameReader, FRAME_TYPES, type AmqpFrame } from '../protocols/amqp/frame-codec'
-import { decodeMethod, type ConnectionMethod } from '../protocols/amqp/methods'
-import { readFrom } from './read-client'
+import { FrameReader, FRAME_TYPES, type AmqpFrame } from './frame-codec'
+import { decodeMethod, type ConnectionMethod } from './methods'
+import { readFrom } from '../../proxy/read-client'
 
 /** A peer that broke the AMQP framing or sent a method the handshake does not allow here. */
 export class AmqpHandshakeError extends Error {
@@ -28,7 +28,8 @@ export class HandshakeFrames {
     initial?: Buffer,
   ) {
     this.reader = new FrameReader(maxFrameSize)
-    if (initial !== undefined && initial.length > 0) this.accept(initial)
+    // Frames that came with the protocol header stay queued for next() (accept would hand one out).
+    if (initial !== undefined && initial.length > 0) this.queue.unshift(...this.decode(initial))
   }
 
   /** The next connection method on channel 0; heartbeats are skipped. */
@@ -58,10 +59,17 @@ export class HandshakeFrames {
   }
 
   private accept(chunk: Buffer): AmqpFrame | undefined {
-    const result = this.reader.push(chunk)
-    this.queue.push(...result.frames)
-    if (result.kind === 'error') throw new AmqpHandshakeError(result.error.detail, result.error.replyCode, this.peer)
+    this.queue.push(...this.decode(chunk))
     return this.queue.shift()
+  }
+
+  private decode(chunk: Buffer): readonly AmqpFrame[] {
+    const result = this.reader.push(chunk)
+    if (result.kind === 'error') {
+      this.queue.push(...result.frames)
+      throw new AmqpHandshakeError(result.error.detail, result.error.replyCode, this.peer)
+    }
+    return result.frames
   }
 }
 

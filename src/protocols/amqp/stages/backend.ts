@@ -1,11 +1,12 @@
-import { PROTOCOL_HEADER } from '../../protocols/amqp/frame-codec'
-import { encodeMethodFrame, type Tune } from '../../protocols/amqp/methods'
-import { longstr, table, type FieldTable, type FieldValue } from '../../protocols/amqp/field-table'
-import { HandshakeFrames } from '../amqp-frames'
-import type { Connection } from '../connection'
-import type { PipelineDeps } from '../deps'
-import { CONTINUE, reject, type Verdict } from '../verdict'
-import { amqpClose } from '../adapters/amqp-close'
+import { PROTOCOL_HEADER } from '../frame-codec'
+import { encodeMethodFrame, type Tune } from '../methods'
+import { longstr, table, type FieldTable, type FieldValue } from '../field-table'
+import { HandshakeFrames } from '../handshake-frames'
+import type { PipelineDeps } from '../../../proxy/deps'
+import type { Connected, Ready } from '../../../proxy/lifecycle/context'
+import { next, reject, type Step } from '../../../proxy/verdict'
+import { amqpClose } from '../close-frame'
+import type { AmqpHello } from '../phases'
 
 
 /**
@@ -15,12 +16,9 @@ import { amqpClose } from '../adapters/amqp-close'
  * forwards Open (vhost passed through, or mapped to the instance's). Open-Ok — or the broker's
  * refusal of the vhost — comes back through the splice.
  */
-export async function amqpBackend(conn: Connection, deps: PipelineDeps): Promise<Verdict> {
-  const { amqp, upstream, instance } = conn
-  if (amqp?.subject === undefined || upstream === undefined || instance === undefined) {
-    return reject('PROTOCOL_ERROR', 'backend handshake before authentication')
-  }
-  const backend = new HandshakeFrames(upstream, conn.signal, 'backend', deps.config.limits.maxHandshakeFrameBytes)
+export async function amqpBackend(ctx: Connected<AmqpHello>, deps: Pick<PipelineDeps, 'config'>): Promise<Step<Ready<AmqpHello>>> {
+  const { hello, upstream, instance } = ctx
+  const backend = new HandshakeFrames(upstream, ctx.signal, 'backend', deps.config.limits.maxHandshakeFrameBytes)
   upstream.write(PROTOCOL_HEADER)
   const start = await backend.next()
   if (start.name !== 'connection.start') return reject('BACKEND_UNAVAILABLE', `backend sent ${start.name} instead of connection.start`)
@@ -29,7 +27,7 @@ export async function amqpBackend(conn: Connection, deps: PipelineDeps): Promise
   const pass = instance.backend.password ?? ''
   upstream.write(encodeMethodFrame({
     name: 'connection.start-ok',
-    clientProperties: withGatewayProperties(amqp.clientProperties ?? new Map(), conn),
+    clientProperties: withGatewayProperties(hello.clientProperties, ctx),
     mechanism: 'PLAIN',
     response: Buffer.from(`\u0000${user}\u0000${pass}`, 'utf8'),
     locale: 'en_US',
@@ -40,21 +38,22 @@ export async function amqpBackend(conn: Connection, deps: PipelineDeps): Promise
   }
   if (tune.name !== 'connection.tune') return reject('BACKEND_UNAVAILABLE', `backend sent ${tune.name} instead of connection.tune`)
 
-  conn.client.write(encodeMethodFrame(tune))
-  const tuneOk = await amqp.frames.next()
+  ctx.client.write(encodeMethodFrame(tune))
+  const tuneOk = await hello.frames.next()
   if (tuneOk.name !== 'connection.tune-ok') return clientOutOfOrder('connection.tune-ok', tuneOk.name)
-  const open = await amqp.frames.next()
+  const open = await hello.frames.next()
   if (open.name !== 'connection.open') return clientOutOfOrder('connection.open', open.name)
 
   const mappedVhost = instance.backend.vhost
-  conn.upstreamPreamble = [
-    encodeMethodFrame({ ...tuneOk, ...agreed(tune, tuneOk) }),
-    encodeMethodFrame(mappedVhost === undefined ? open : { ...open, virtualHost: mappedVhost }),
-    ...amqp.frames.drain(),
-  ]
-  const early = backend.drain()
-  if (early.length > 0) conn.downstreamPreamble = early
-  return CONTINUE
+  return next({
+    ...ctx, phase: 'ready',
+    upstreamPreamble: [
+      encodeMethodFrame({ ...tuneOk, ...agreed(tune, tuneOk) }),
+      encodeMethodFrame(mappedVhost === undefined ? open : { ...open, virtualHost: mappedVhost }),
+      ...hello.frames.drain(),
+    ],
+    downstreamPreamble: backend.drain(),
+  })
 }
 
 /**
@@ -66,7 +65,7 @@ function agreed(server: Tune, client: Tune): { channelMax: number; frameMax: num
   return { channelMax: lower(server.channelMax, client.channelMax), frameMax: lower(server.frameMax, client.frameMax) }
 }
 
-function clientOutOfOrder(expected: string, got: string): Verdict {
+function clientOutOfOrder(expected: string, got: string): Step<never> {
   return reject('PROTOCOL_ERROR', `expected ${expected}, got ${got}`, amqpClose(503, `COMMAND_INVALID - expected ${expected}`))
 }
 
@@ -75,11 +74,11 @@ function clientOutOfOrder(expected: string, got: string): Verdict {
  * capabilities such as connection.blocked are honoured), plus the gateway's connection id so that
  * a broker-side connection can be traced to its audit events.
  */
-function withGatewayProperties(client: FieldTable, conn: Connection): FieldTable {
+function withGatewayProperties(client: FieldTable, ctx: Connected<AmqpHello>): FieldTable {
   const out = new Map<string, FieldValue>(client)
   out.set('portcullis', table([
-    ['connection_id', longstr(conn.id)],
-    ['source', longstr(`${conn.source.ip}:${conn.source.port}`)],
+    ['connection_id', longstr(ctx.id)],
+    ['source', longstr(`${ctx.source.ip}:${ctx.source.port}`)],
   ]))
   return out
 }

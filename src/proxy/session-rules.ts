@@ -1,0 +1,107 @@
+import { isPortcullisError } from '../errors'
+import { tunnelAdmits } from '../policy/tunnel'
+import type { AccessKeyService } from '../auth/access-keys'
+import type { StaticAccountService } from '../auth/static-accounts'
+import type { DeviceRecord } from '../store/records'
+import type { KickReason, RefusalReason } from '../reasons'
+import type { BlacklistCache } from './blacklist-cache'
+import type { DeviceCache } from './device-cache'
+import type { InstanceDirectory } from './instance-directory'
+import type { TrustIndexCache } from './trust-cache'
+import type { SessionIdentity } from './session-registry'
+import { blacklistSubject } from './session-subject'
+
+/** A rule a session no longer meets: the kick for a live session, the refusal for one still in its handshake. */
+export interface Breach {
+  readonly kick: KickReason
+  readonly refusal: RefusalReason
+  readonly detail: string
+}
+
+export interface SessionRulesDeps {
+  directory: Pick<InstanceDirectory, 'get'>
+  blacklist: Pick<BlacklistCache, 'current'>
+  trust: Pick<TrustIndexCache, 'forInstance'>
+  devices: Pick<DeviceCache, 'get'>
+  accessKeys: Pick<AccessKeyService, 'secretOf'>
+  staticAccounts: Pick<StaticAccountService, 'find'>
+}
+
+/**
+ * One re-evaluation of a session against every rule that admitted it: its instance and tunnel
+ * rule, the blacklist, its credential's expiry, its CA and device certificate state, its
+ * AccessKey and static account. The same function serves three callers (session-recheck.ts): the
+ * last stage before the splice (for changes made while the connection waited on its broker),
+ * every change notification, and every live session after a store reconnect.
+ *
+ * Reads go through the data path's caches, kept exact by change notifications, so a recheck
+ * normally costs no store round trip. A check that cannot be made (the store does not answer)
+ * throws: the caller retries it, and never takes it for a pass.
+ */
+export class SessionRules {
+  constructor(private readonly deps: SessionRulesDeps) {}
+
+  async evaluate(s: SessionIdentity, now = Date.now()): Promise<Breach | undefined> {
+    return this.synchronousRules(s, now) ?? (await this.certificateRules(s)) ?? (await this.credentialRules(s))
+  }
+
+  /** The rules the caches answer at once. */
+  private synchronousRules(s: SessionIdentity, now: number): Breach | undefined {
+    const instance = this.deps.directory.get(s.instanceId)
+    if (instance === undefined) return breach('ADMIN_KICK', 'UNKNOWN_INSTANCE', `instance ${s.instanceId} no longer exists`)
+    if (!tunnelAdmits(instance, s.vpcId)) {
+      return breach('TUNNEL_POLICY_CHANGED', 'TUNNEL_DENIED', `instance ${s.instanceId} no longer admits ${s.vpcId ?? 'a public network'}`)
+    }
+    const entry = this.deps.blacklist.current().match(blacklistSubject(s), now)
+    if (entry !== undefined) return breach('BLACKLISTED', 'BLACKLISTED', `blacklist entry ${entry.id} (${entry.kind})`)
+    if (s.credentialExpiresAt !== undefined && Date.parse(s.credentialExpiresAt) <= now) {
+      return breach('CREDENTIAL_EXPIRED', 'CREDENTIAL_EXPIRED', `credential expired at ${s.credentialExpiresAt}`)
+    }
+    return undefined
+  }
+
+  private async certificateRules(s: SessionIdentity): Promise<Breach | undefined> {
+    if (s.caId !== undefined) {
+      const ca = (await this.deps.trust.forInstance(s.instanceId)).recordOf(s.caId)
+      if (ca === undefined || ca.status !== 'ACTIVE') return breach('CA_DEACTIVATED', 'CA_INACTIVE', `CA ${s.caId} is ${ca?.status ?? 'deleted'}`)
+    }
+    if (s.deviceId !== undefined) {
+      const device = await this.deps.devices.get(s.instanceId, s.deviceId)
+      const state = device === undefined ? 'REVOKED' : device.status
+      if (state !== 'ACTIVE') return deviceBreach(state, device === undefined ? 'deleted' : state)
+    }
+    return undefined
+  }
+
+  private async credentialRules(s: SessionIdentity): Promise<Breach | undefined> {
+    if (s.accessKeyId === undefined) return undefined
+    if (!(await this.accessKeyActive(s.accessKeyId))) {
+      return breach('ACCESS_KEY_DISABLED', 'ACCESS_KEY_INACTIVE', `AccessKey ${s.accessKeyId} is disabled or deleted`)
+    }
+    if (s.account !== undefined) {
+      const account = await this.deps.staticAccounts.find(s.instanceId, s.accessKeyId)
+      if (account === undefined || account.userName !== s.account) {
+        return breach('STATIC_ACCOUNT_DELETED', 'BAD_CREDENTIALS', `static account of AccessKey ${s.accessKeyId} on ${s.instanceId} was deleted`)
+      }
+    }
+    return undefined
+  }
+
+  private async accessKeyActive(accessKeyId: string): Promise<boolean> {
+    try {
+      return (await this.deps.accessKeys.secretOf(accessKeyId)) !== undefined
+    } catch (err) {
+      if (isPortcullisError(err, 'ACCESS_KEY_INACTIVE')) return false
+      throw err
+    }
+  }
+}
+
+function breach(kick: KickReason, refusal: RefusalReason, detail: string): Breach {
+  return { kick, refusal, detail }
+}
+
+function deviceBreach(state: Exclude<DeviceRecord['status'], 'ACTIVE'>, what: string): Breach {
+  const reason = state === 'INACTIVE' ? 'DEVICE_CERT_INACTIVE' : 'DEVICE_CERT_REVOKED'
+  return breach(reason, reason, `device certificate is ${what}`)
+}

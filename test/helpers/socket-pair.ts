@@ -1,0 +1,34 @@
+import { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
+
+/**
+ * Two connected in-memory duplex streams: what one writes the other reads, and ending or
+ * destroying one ends the other's readable side. Stage tests use the `gateway` end as the
+ * connection's socket and drive the `peer` end as the client would, with no network at all.
+ * `written()` is everything the gateway end wrote, for assertions. (Node 22 has `Duplex.pair()`;
+ * Node 20 does not.)
+ */
+export function socketPair(): { gateway: Socket; peer: Duplex; written(): Buffer } {
+  const written: Buffer[] = []
+  const ends: Duplex[] = []
+  const make = (other: () => Duplex | undefined, record?: Buffer[]): Duplex => new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      record?.push(Buffer.from(chunk))
+      other()?.push(chunk)
+      done()
+    },
+    final(done) {
+      other()?.push(null)
+      done()
+    },
+    destroy(err, done) {
+      const o = other()
+      if (o !== undefined && !o.readableEnded) o.push(null)
+      done(err)
+    },
+  })
+  ends.push(make(() => ends[1], written), make(() => ends[0]))
+  const [gateway, peer] = ends as [Duplex, Duplex]
+  return { gateway: gateway as unknown as Socket, peer, written: () => Buffer.concat(written) }
+}
