@@ -30,5 +30,7 @@ export function socketPair(): { gateway: Socket; peer: Duplex; written(): Buffer
   })
   ends.push(make(() => ends[1], written), make(() => ends[0]))
   const [gateway, peer] = ends as [Duplex, Duplex]
+  // The few net.Socket members the data path uses besides the stream itself.
+  Object.assign(gateway, { remoteAddress: '192.0.2.10', remotePort: 40000, setNoDelay: () => gateway })
   return { gateway: gateway as unknown as Socket, peer, written: () => Buffer.concat(written) }
 }
