@@ -41,10 +41,10 @@ export async function runConnection(
   try {
     for (const stage of pipeline.stages) {
       const step = await runStage(stage, ctx, protocol, deps)
-      if (step.kind === 'reject') return await refuse(ctx, step, protocol, deps)
-      if (step.kind !== 'next' || step.ctx.phase !== stage.to) {
-        const got = step.kind === 'next' ? step.ctx.phase : String((step as { kind: unknown }).kind)
-        return await illegalState(ctx, `stage ${stage.name} answered ${got}, not ${stage.to}`, protocol, deps)
+      if (step?.kind === 'reject') return await refuse(ctx, step, protocol, deps)
+      if (step?.kind !== 'next' || step.ctx?.phase !== stage.to) {
+        const got = step?.kind === 'next' ? `phase ${String(step.ctx?.phase)}` : `a ${String((step as { kind?: unknown } | undefined)?.kind)} step`
+        return await illegalState(ctx, `stage ${stage.name} answered ${got}, not phase ${stage.to}`, protocol, deps)
       }
       ctx = step.ctx as AnyPhase
     }

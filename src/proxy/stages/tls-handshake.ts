@@ -5,6 +5,7 @@ import type { AnyProtocolModule } from '../lifecycle/protocol'
 import { concerning, next, reject, type Rejection, type Step } from '../verdict'
 import type { InstanceRecord } from '../../store/records'
 import { tunnelRefusal } from './tunnel'
+import { ignoreSocketError } from '../close'
 
 type Deps = Pick<PipelineDeps, 'tlsContexts' | 'directory'>
 type Protocol = Pick<AnyProtocolModule, 'requestClientCertificate' | 'instanceWithoutSni'>
@@ -29,6 +30,9 @@ export function tlsHandshake(protocol: Protocol) {
       rejectUnauthorized: false,
       SNICallback: sni.callback,
     })
+    // A reset or a bad record after the handshake must not become an unhandled 'error' event:
+    // the session ends through 'close' (module-level function: no closure over this stage).
+    socket.on('error', ignoreSocketError)
     const outcome = await handshakeOutcome(socket, ctx.signal)
     const chosen = sni.finish()
     if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
