@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import type { Config } from './config/schema'
 import { readSecrets, type EnvSecrets } from './config/load'
-import { openStore } from './store/open'
+import { openStore, storeWriteState } from './store/open'
 import { StoreFreshness } from './store/freshness'
 import { ResyncLoop } from './store/resync-loop'
 import { createLogger, type Logger } from './observability/logger'
@@ -20,6 +20,7 @@ import { SecurityTokens } from './auth/security-tokens'
 import { AmqpAuthenticator } from './auth/authenticate'
 import { openInstanceSecrets } from './instances/instance-secrets'
 import { createAdminServer } from './admin/server'
+import { listenOrExplain } from './admin/listen-error'
 import { buildAdminContext } from './admin/context'
 import { InstanceService } from './instances/instance-service'
 import { RegistrationCodes } from './ca/registration-codes'
@@ -36,6 +37,7 @@ import { ClusterSessions } from './proxy/cluster-sessions'
 import { workerListenPorts } from './cluster'
 import { TickBudget } from './proxy/pump'
 import { Listener } from './proxy/listener'
+import { connectionLimitsFrom } from './proxy/limits/source-limits'
 import type { PipelineDeps } from './proxy/deps'
 import type { Store } from './store/store'
 import { EmbeddedBrokers } from './backends/embedded-brokers'
@@ -57,7 +59,14 @@ export interface Gateway {
   readonly sessions: SessionRegistry
   readonly demo?: DemoInfo
   listenerAddress(name: string): AddressInfo
+  /**
+   * Graceful stop (DESIGN §4 `shutdown`): `/readyz` 503 at once, listeners accept for
+   * readinessDelayMs more, then stop; sessions get the protocol's goodbye (kick SHUTDOWN) and at
+   * most drainTimeoutMs to end; the rest is cut, then everything is closed.
+   */
   stop(): Promise<void>
+  /** Reopens the audit file sinks by path (SIGHUP after logrotate); shareable with a config reload. */
+  reopenSinks(): Promise<void>
 }
 
 export interface StartOptions {
@@ -123,7 +132,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const directory = await InstanceDirectory.load(store, (record) => openInstanceSecrets(record, keyring), logger)
     cleanups.push(() => directory.close())
-    const tlsContexts = new TlsContexts(await loadDefaultKeyPair(config, logger), directory, () => ticketKeysFor(keyring.current.key, Date.now()))
+    const tlsContexts = new TlsContexts(await loadDefaultKeyPair(config, logger), directory, () => ticketKeysFor(keyring.current.key, Date.now()), config.tls.profile)
     tlsContexts.scheduleTicketRotation(() => untilNextEpoch(Date.now()))
     cleanups.push(() => tlsContexts.close())
     cleanups.push(watchDefaultKeyPair(config, logger, (pair) => tlsContexts.replaceDefault(pair)))
@@ -137,7 +146,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const blacklistService = new BlacklistService(store)
     // Expired entries already stop applying when matched; this only keeps the list short.
     const purge = setInterval(() => {
-      blacklistService.purgeExpired().catch((err: unknown) => logger.warn({ err: String(err) }, 'blacklist purge failed'))
+      blacklistService.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'blacklist purge failed'))
     }, 3_600_000)
     purge.unref()
     cleanups.push(() => clearInterval(purge))
@@ -161,6 +170,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const demo = config.demo ? await setUpDemo({ config, instances, codes, cas, audit, logger }) : undefined
 
+    // Set by stop(): from then on /readyz says 503 while the listeners drain (DESIGN §4 `shutdown`).
+    const shutdown = { begun: false }
     // Only the root AccessKey signs admin calls; buildAdminContext decides that for the tests too.
     const admin = createAdminServer(buildAdminContext({
       store, instances, cas, devices, codes, audit, metrics, logger,
@@ -168,41 +179,72 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       accessKeys, staticAccounts, tokens, blacklist: blacklistService, auditQuery,
       rootAccessKey,
       limits: config.limits,
-      // Ready = the store answers AND this replica has re-read it since it was last lost.
+      // Ready = not stopping, the store answers and can write (an embedded store on a full disk is
+      // read-only), AND this replica has re-read it since it was last lost.
       ready: async () => {
+        if (shutdown.begun) return { ready: false, code: 'SHUTTING_DOWN' }
         if (!(await store.ping())) return { ready: false, code: 'STORE_UNAVAILABLE' }
+        if (!storeWriteState(store).writable) return { ready: false, code: 'STORE_READ_ONLY' }
         return freshness.state().name === 'fresh' ? { ready: true } : { ready: false, code: 'STORE_RESYNCING' }
       },
     }))
     cleanups.push(() => admin.close())
-    await admin.listen({ host: config.admin.host, port: config.admin.port })
+    // A port already taken is named with its config key (ADDRESS_IN_USE), not INTERNAL.
+    const adminTarget = { what: 'admin API', portKey: 'admin.port', hostKey: 'admin.host', host: config.admin.host, port: config.admin.port }
+    await listenOrExplain(adminTarget, () => admin.listen({ host: config.admin.host, port: config.admin.port }))
     const adminAddress = admin.server.address() as AddressInfo
     const adminUrl = `http://${formatHost(adminAddress.address)}:${adminAddress.port}`
 
+    // Abuse limits (DESIGN §4), per process. Failed logins are counted from the audit log, the one
+    // place every refusal passes exactly once, whichever stage refused it.
+    const connectionLimits = connectionLimitsFrom(config.limits)
+    const failedAuth = connectionLimits.failedAuth
+    if (failedAuth !== undefined) cleanups.push(audit.subscribe((event) => failedAuth.observe(event)))
     const deps: PipelineDeps = {
       config, processId, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, recheck,
-      audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness,
+      audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness, connectionLimits,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
       upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }
     const listeners = new Map<string, Listener>()
     const sharedPorts = workerListenPorts()
-    for (const listenerConfig of config.listeners) {
+    for (const [index, listenerConfig] of config.listeners.entries()) {
       const reusePort = sharedPorts.get(listenerConfig.name)
-      const listener = await Listener.start(listenerConfig, deps, reusePort !== undefined ? { reusePort } : {})
+      const target = { what: `listener "${listenerConfig.name}"`, portKey: `listeners[${index}].port`, hostKey: `listeners[${index}].host`, host: listenerConfig.host, port: listenerConfig.port }
+      const listener = await listenOrExplain(target, () => Listener.start(listenerConfig, deps, reusePort !== undefined ? { reusePort } : {}))
       listeners.set(listenerConfig.name, listener)
+      // If a later listener cannot start, this one must not keep the failed process alive.
+      cleanups.push(() => { listener.destroyAll(); return listener.stopAccepting() })
       logger.info({ listener: listenerConfig.name, protocol: listenerConfig.protocol, address: listener.address }, 'listening')
     }
     logger.info({ admin: adminUrl, store: config.store.kind, processId, rootKey: rootAccessKey.file ?? rootAccessKey.source }, 'portcullis started')
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
+      shutdown.begun = true
       stopping ??= (async () => {
-        // Stop accepting first; the servers' close completes only once their connections are gone,
-        // so it is awaited after the kicks (protocol goodbyes) and the forced close of the rest.
+        const { readinessDelayMs, drainTimeoutMs } = config.shutdown
+        logger.info({ readinessDelayMs, drainTimeoutMs, sessions: sessions.size }, 'shutting down')
+        // Still accepting while a load balancer notices the 503 (it may send a few more clients).
+        await sleep(readinessDelayMs)
+        // The servers' close completes only once their connections are gone, so it is awaited
+        // after the goodbyes and the forced close of the rest.
         const closed = Promise.all([...listeners.values()].map((l) => l.stopAccepting().catch(() => undefined)))
-        sessions.kickWhere(() => true, 'SHUTDOWN')
-        await waitUntil(() => sessions.size === 0, 2000)
+        // Connections still in their handshake become sessions during the drain: each gets its
+        // goodbye once registered, until the deadline.
+        const kicked = new Set<string>()
+        const kickNew = (): void => {
+          for (const view of sessions.list()) {
+            if (kicked.has(view.connId)) continue
+            kicked.add(view.connId)
+            sessions.kick(view.connId, 'SHUTDOWN')
+          }
+        }
+        kickNew()
+        await waitUntil(() => {
+          kickNew()
+          return sessions.size === 0 && [...listeners.values()].every((l) => l.connections === 0)
+        }, drainTimeoutMs)
         for (const l of listeners.values()) l.destroyAll()
         await closed
         await runCleanups(cleanups)
@@ -222,6 +264,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         return l.address
       },
       stop,
+      reopenSinks: () => audit.reopenSinks(),
     }
   } catch (err) {
     await runCleanups(cleanups)
@@ -259,6 +302,10 @@ async function runCleanups(cleanups: Array<() => Promise<void> | void>): Promise
     }
   }
   cleanups.length = 0
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {

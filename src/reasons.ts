@@ -7,6 +7,7 @@ export const REFUSAL_REASONS = [
   'TLS_HANDSHAKE_FAILED',
   'CLIENT_CERT_MISSING',
   'CLIENT_CERT_UNTRUSTED',
+  'CLIENT_CERT_PROFILE',
   'CERT_EXPIRED',
   'CA_INACTIVE',
   'DEVICE_CERT_INACTIVE',
@@ -43,6 +44,9 @@ export const KICK_REASONS = [
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
 export type KickReason = (typeof KICK_REASONS)[number]
-/** Why a live session ended without a kick: one side closed, or a socket error. */
-export type CloseCause = 'CLIENT_CLOSED' | 'BACKEND_CLOSED' | 'SOCKET_ERROR' | 'IDLE'
+/**
+ * Why a live session ended without a kick: one side closed, a socket error, or one side stopped
+ * reading (SLOW_CONSUMER: a paused direction did not drain within `limits.slowConsumerTimeoutMs`).
+ */
+export type CloseCause = 'CLIENT_CLOSED' | 'BACKEND_CLOSED' | 'SOCKET_ERROR' | 'IDLE' | 'SLOW_CONSUMER'
 export type Reason = RefusalReason | KickReason

@@ -1,15 +1,18 @@
 import type { FastifyRequest } from 'fastify'
 import { isPortcullisError } from '../errors'
 import type { AdminContext } from './context'
+import type { RefusalAudit } from './refusal-audit'
 import { requestSource } from './request'
-import { parseAuthorization, verifyRequest } from './signing'
+import { AdminAuthError, parseAuthorization, verifyRequest } from './signing'
 
 /**
  * preHandler for every /v1 route: the request must be signed (DESIGN §3). Runs after body parsing
  * because the signature covers HEX_SHA256 of the raw body. A refusal is an audit event with
- * outcome failure (DESIGN §1 "Audit") and then the error answer (401 with the code).
+ * outcome failure (DESIGN §1 "Audit"), aggregated per source and code (refusal-audit.ts), and then
+ * the error answer: 401 with the code, or 403 ACCESS_DENIED. The audit reason may be more precise
+ * than the answer (ACCESS_KEY_UNKNOWN is answered SIGNATURE_INVALID; signing.ts says why).
  */
-export function signatureHook(ctx: AdminContext) {
+export function signatureHook(ctx: AdminContext, refusals: RefusalAudit) {
   return async (req: FastifyRequest): Promise<void> => {
     try {
       const verified = await verifyRequest({
@@ -26,13 +29,13 @@ export function signatureHook(ctx: AdminContext) {
       // The id claimed in the header is recorded (it is not a secret) so an operator can see
       // which key is being tried; the signature itself is not.
       const claimed = parseAuthorization(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined)
-      ctx.audit.record({
-        type: 'admin.request.refused',
-        outcome: 'failure',
-        reason: isPortcullisError(err) ? err.code : 'INTERNAL',
-        actor: { kind: 'accessKey', ...(claimed !== undefined ? { id: claimed.accessKeyId } : {}) },
+      refusals.refused({
         source: requestSource(req),
-        details: { method: req.method, path: (req.raw.url ?? req.url).split('?')[0] ?? '', requestId: req.id },
+        reason: err instanceof AdminAuthError ? err.auditReason : isPortcullisError(err) ? err.code : 'INTERNAL',
+        ...(claimed !== undefined ? { accessKeyId: claimed.accessKeyId } : {}),
+        method: req.method,
+        path: (req.raw.url ?? req.url).split('?')[0] ?? '',
+        requestId: req.id,
       })
       throw err
     }

@@ -15,7 +15,9 @@ import type { SessionView } from '../proxy/session-registry'
 import type { KickReason } from '../reasons'
 import type { Store } from '../store/store'
 import type { ErrorCode } from '../errors'
-import { rootKeyResolver, type RootAccessKey } from './root-key'
+import { adminKeyResolver } from './key-resolver'
+import type { RefusalAuditOptions } from './refusal-audit'
+import type { RootAccessKey } from './root-key'
 import type { KeyResolver } from './signing'
 
 /**
@@ -30,7 +32,7 @@ export interface AdminContext {
   devices: DeviceRegistry
   codes: RegistrationCodes
   /** `/v1/access-keys` (DESIGN §3); secrets are returned by `create` only. */
-  accessKeys: Pick<AccessKeyService, 'create' | 'list' | 'get' | 'setStatus' | 'delete'>
+  accessKeys: Pick<AccessKeyService, 'create' | 'list' | 'get' | 'setStatus' | 'delete' | 'secretOf'>
   /** `/v1/instances/{id}/static-accounts` (CreateAccount, DESIGN §1). */
   staticAccounts: Pick<StaticAccountService, 'create' | 'list' | 'delete'>
   /** `/v1/access-keys/{id}/security-tokens` (STS userName variant, DESIGN §1). */
@@ -41,7 +43,7 @@ export interface AdminContext {
   metrics: MetricsRenderer
   sessions: SessionControl
   logger: Logger
-  /** Finds the secret of a key allowed to sign admin requests: the root AccessKey only. */
+  /** Finds a key that signs admin requests and says whether it may administer (key-resolver.ts). */
   keyResolver: KeyResolver
   limits: { maxAdminBodyBytes: number }
   /** `GET /readyz`: whether the gateway can serve, and why not; default: the store answers a ping. */
@@ -51,6 +53,8 @@ export interface AdminContext {
    * a redis-stream sink is configured (createAuditQuery). Default: this process's `audit` ring.
    */
   auditQuery?: AuditQuery
+  /** Aggregation of `admin.request.refused` events (default: per source and code per 60 s). */
+  refusedRequestAudit?: RefusalAuditOptions
   /** SSE tuning of `/v1/audit/stream` (default: heartbeat 15 s, 1 MiB unsent per reader). */
   auditStream?: { heartbeatMs?: number; maxBufferedBytes?: number }
 }
@@ -63,13 +67,12 @@ export type AdminContextParts = Omit<AdminContext, 'keyResolver'> & {
 /**
  * The one place that decides which keys sign admin requests; src/gateway.ts and the test harness
  * both build their AdminContext here so they cannot drift. Only the root AccessKey administers
- * the gateway. Keys created through the API are the credentials of AMQP clients: one leaked from
- * a client must not open the admin API (there is no policy system to scope them), so they are not
- * resolved, and a request they sign answers 401 SIGNATURE_INVALID like any unknown key.
+ * the gateway; a correctly signed request of any other AccessKey is refused 403 ACCESS_DENIED
+ * (key-resolver.ts says why).
  */
 export function buildAdminContext(parts: AdminContextParts): AdminContext {
   const { rootAccessKey, ...rest } = parts
-  return { ...rest, keyResolver: rootKeyResolver(rootAccessKey) }
+  return { ...rest, keyResolver: adminKeyResolver(rootAccessKey, rest.accessKeys) }
 }
 
 /**

@@ -38,6 +38,8 @@ export interface ChangeOutcome<T> {
   result: T
   before?: unknown
   after?: unknown
+  /** More facts for the success event (e.g. that a delete was forced, and what it removed). */
+  details?: Record<string, unknown>
 }
 
 /**
@@ -67,7 +69,7 @@ export async function auditedChange<T>(ctx: AdminContext, req: FastifyRequest, s
   ctx.audit.record({
     ...base,
     outcome: 'success',
-    details: { ...spec.target, requestId: req.id, before: outcome.before ?? null, after: outcome.after ?? null },
+    details: { ...outcome.details, ...spec.target, requestId: req.id, before: outcome.before ?? null, after: outcome.after ?? null },
   })
   return outcome.result
 }

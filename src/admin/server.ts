@@ -4,6 +4,8 @@ import { PortcullisError } from '../errors'
 import { signatureHook } from './auth-hook'
 import type { AdminContext } from './context'
 import { toErrorResponse } from './errors'
+import { errorLogFields } from './error-log'
+import { RefusalAudit } from './refusal-audit'
 import { accessKeyRoutes } from './routes/access-keys'
 import { auditRoutes } from './routes/audit'
 import { blacklistRoutes } from './routes/blacklist'
@@ -18,7 +20,8 @@ import { staticAccountRoutes } from './routes/static-accounts'
  * The admin HTTP API (DESIGN §3 "Admin API"). Lifecycle of a /v1 request:
  *
  *   onRequest (child logger with requestId) → content-type parser (keeps the raw bytes, capped at
- *   limits.maxAdminBodyBytes → 413 BODY_TOO_LARGE) → preHandler: signature check (401 + audit) →
+ *   limits.maxAdminBodyBytes → 413 BODY_TOO_LARGE) → preHandler: signature check (401/403 +
+ *   aggregated audit) →
  *   handler (changes audited with before/after) → error handler ({code, message, requestId}) →
  *   onResponse (one log line: method, path, status, time; never the body or Authorization).
  *
@@ -56,17 +59,21 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toErrorResponse(err, req.id)
-    if (status >= 500) req.log.error({ err }, 'admin request failed')
+    if (status >= 500) req.log.error(errorLogFields(err), 'admin request failed')
     void reply.status(status).type('application/json').send(body)
   })
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id })
   })
 
+  // Refused requests are audited in aggregate; what is still counted is recorded when the server closes.
+  const refusals = new RefusalAudit((input) => ctx.audit.record(input), ctx.refusedRequestAudit)
+  app.addHook('onClose', async () => refusals.close())
+
   app.register(healthRoutes(ctx))
   app.register(
     async (v1) => {
-      v1.addHook('preHandler', signatureHook(ctx))
+      v1.addHook('preHandler', signatureHook(ctx, refusals))
       await v1.register(instanceRoutes(ctx))
       await v1.register(caRoutes(ctx))
       await v1.register(deviceRoutes(ctx))

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { PortcullisError } from '../errors'
+import { isPortcullisError, PortcullisError, type ErrorCode } from '../errors'
 
 /**
  * Admin request signing (DESIGN §3 "Admin API"):
@@ -111,8 +111,32 @@ export function signRequest(input: SignRequestInput): Record<string, string> {
   }
 }
 
-/** Finds the secret of an AccessKey; undefined when the key is unknown. May throw ACCESS_KEY_INACTIVE. */
-export type KeyResolver = (accessKeyId: string) => Promise<string | undefined>
+/** A key the admin API knows: its secret, and whether it may administer the gateway. */
+export interface ResolvedKey {
+  secret: string
+  mayAdminister: boolean
+}
+
+/**
+ * Finds an AccessKey; undefined when the key is unknown. A bare string is the secret of a key that
+ * may administer (the form of the first resolvers, kept for callers that know one key only). May
+ * throw ACCESS_KEY_INACTIVE (a disabled key: its secret is not opened, so the signature cannot even
+ * be checked).
+ */
+export type KeyResolver = (accessKeyId: string) => Promise<ResolvedKey | string | undefined>
+
+/**
+ * A refused admin request. `code` is what the caller is told; `auditReason` is what the audit event
+ * records, which may be more precise (see verifyRequest for why the two differ).
+ */
+export class AdminAuthError extends PortcullisError {
+  readonly auditReason: ErrorCode
+  constructor(code: ErrorCode, message?: string, auditReason: ErrorCode = code) {
+    super(code, message)
+    this.auditReason = auditReason
+    this.name = 'AdminAuthError'
+  }
+}
 
 export interface VerifyRequestInput {
   method: string
@@ -142,35 +166,62 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * Verifies a signed request; throws PortcullisError SIGNATURE_MISSING | SIGNATURE_INVALID |
- * SIGNATURE_EXPIRED | NONCE_REUSED. Order: the signature first (so a forger learns nothing and
- * cannot burn nonces), then the date window, then the nonce claim last (so only a request that is
- * otherwise good consumes its nonce). An unknown AccessKey answers like a bad signature, so ids
- * cannot be probed.
+ * Verifies a signed request; throws AdminAuthError. What the caller is told:
+ * - SIGNATURE_MISSING: a header is absent; SIGNATURE_INVALID: malformed headers or a signature
+ *   that does not verify;
+ * - SIGNATURE_EXPIRED: the date is more than 15 minutes from the server's clock;
+ * - NONCE_REUSED: the nonce was accepted before (within the signature window, on any replica);
+ * - ACCESS_DENIED (403): the key is known, the signature verifies, but the key may not administer.
+ *
+ * Which of these is safe to say: an unknown AccessKey and a wrong signature both answer
+ * SIGNATURE_INVALID, because telling them apart would let an unauthenticated caller probe which
+ * key ids exist; the audit event (read only by an operator) records ACCESS_KEY_UNKNOWN (or
+ * ACCESS_KEY_INACTIVE for a disabled key) instead. The date and nonce checks run only after the
+ * signature verified, so naming them tells nothing to someone without the secret (and the date
+ * and nonce are the caller's own headers, not secrets). ACCESS_DENIED likewise comes only after a
+ * good signature: only the key's holder learns that the key exists.
+ *
+ * Order: signature first (a forger learns nothing and cannot burn nonces), then the date window,
+ * then the nonce claim (only an otherwise good request consumes its nonce), then the permission.
  */
 export async function verifyRequest(input: VerifyRequestInput): Promise<VerifiedRequest> {
   const authHeader = single(input.headers.authorization)
   const date = single(input.headers[DATE_HEADER])
   const nonce = single(input.headers[NONCE_HEADER])
   if (authHeader === undefined || date === undefined || nonce === undefined) {
-    throw new PortcullisError('SIGNATURE_MISSING', `the request must carry Authorization, ${DATE_HEADER} and ${NONCE_HEADER} headers`)
+    throw new AdminAuthError('SIGNATURE_MISSING', `the request must carry Authorization, ${DATE_HEADER} and ${NONCE_HEADER} headers`)
   }
   const auth = parseAuthorization(authHeader)
-  if (auth === undefined) throw new PortcullisError('SIGNATURE_INVALID', `the Authorization header is not "${AUTH_SCHEME} <AccessKeyId>:<Base64 signature>"`)
-  if (!DATE_FORMAT.test(date)) throw new PortcullisError('SIGNATURE_INVALID', `${DATE_HEADER} must be ISO 8601 UTC, e.g. 2026-11-24T08:00:00Z`)
-  if (!NONCE_FORMAT.test(nonce)) throw new PortcullisError('SIGNATURE_INVALID', `${NONCE_HEADER} must be 8 to 128 characters of [A-Za-z0-9_-]`)
+  if (auth === undefined) throw new AdminAuthError('SIGNATURE_INVALID', `the Authorization header is not "${AUTH_SCHEME} <AccessKeyId>:<Base64 signature>"`)
+  if (!DATE_FORMAT.test(date)) throw new AdminAuthError('SIGNATURE_INVALID', `${DATE_HEADER} must be ISO 8601 UTC, e.g. 2026-11-24T08:00:00Z`)
+  if (!NONCE_FORMAT.test(nonce)) throw new AdminAuthError('SIGNATURE_INVALID', `${NONCE_HEADER} must be 8 to 128 characters of [A-Za-z0-9_-]`)
 
-  const secret = await input.resolveSecret(auth.accessKeyId)
-  const expected = computeSignature(secret ?? randomBytes(32).toString('hex'), canonicalString({ method: input.method, url: input.url, body: input.body, date, nonce }))
+  const { key, missing } = await resolve(input.resolveSecret, auth.accessKeyId)
+  // An unknown key still costs one HMAC, so the answer's timing does not say it is unknown.
+  const expected = computeSignature(key?.secret ?? randomBytes(32).toString('hex'), canonicalString({ method: input.method, url: input.url, body: input.body, date, nonce }))
   const given = Buffer.from(auth.signature, 'base64')
   const wanted = Buffer.from(expected, 'base64')
   const match = given.length === SHA1_BYTES && timingSafeEqual(given, wanted)
-  if (secret === undefined || !match) throw new PortcullisError('SIGNATURE_INVALID')
+  if (key === undefined) throw new AdminAuthError('SIGNATURE_INVALID', undefined, missing)
+  if (!match) throw new AdminAuthError('SIGNATURE_INVALID')
 
   const skew = Math.abs((input.now ?? new Date()).getTime() - Date.parse(date))
-  if (!(skew <= MAX_CLOCK_SKEW_MS)) throw new PortcullisError('SIGNATURE_EXPIRED', `${DATE_HEADER} is more than 15 minutes from the server time`)
+  if (!(skew <= MAX_CLOCK_SKEW_MS)) throw new AdminAuthError('SIGNATURE_EXPIRED', `${DATE_HEADER} is more than 15 minutes from the server time`)
 
   // Scoped by AccessKey: one key holder cannot pre-claim (and so block) another key's nonces.
-  if (!(await input.claimNonce(`admin:${auth.accessKeyId}:${nonce}`, NONCE_TTL_MS))) throw new PortcullisError('NONCE_REUSED')
+  if (!(await input.claimNonce(`admin:${auth.accessKeyId}:${nonce}`, NONCE_TTL_MS))) throw new AdminAuthError('NONCE_REUSED')
+  if (!key.mayAdminister) throw new AdminAuthError('ACCESS_DENIED', `AccessKey ${auth.accessKeyId} may not administer the gateway; only the root AccessKey signs admin calls`)
   return { accessKeyId: auth.accessKeyId }
+}
+
+/** The key, or why there is none: unknown, or disabled (both answered like a bad signature). */
+async function resolve(resolver: KeyResolver, accessKeyId: string): Promise<{ key: ResolvedKey | undefined; missing: ErrorCode }> {
+  try {
+    const found = await resolver(accessKeyId)
+    const key = typeof found === 'string' ? { secret: found, mayAdminister: true } : found
+    return { key, missing: 'ACCESS_KEY_UNKNOWN' }
+  } catch (err) {
+    if (isPortcullisError(err, 'ACCESS_KEY_INACTIVE')) return { key: undefined, missing: 'ACCESS_KEY_INACTIVE' }
+    throw err
+  }
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Metrics } from '../observability/metrics'
-import { GENESIS_PREV, type AuditEvent, type AuditInput } from './event'
+import { AUDIT_GAP_TYPE, GENESIS_PREV, type AuditEvent, type AuditGapDetails, type AuditInput } from './event'
 import { computeEventHash, isChainHash } from './hash-chain'
 import { RecentRing, type RecentFilter } from './recent-ring'
 import { toRedactedJson } from './redact'
-import { SinkQueue, type SinkQueueStats } from './sink-queue'
+import { SinkQueue, type GapSpec, type SinkQueueStats } from './sink-queue'
 import type { AuditSink } from './sinks/sink'
 
 export interface AuditLogOptions {
@@ -73,6 +73,11 @@ export class AuditLog {
           batchSize: opts.batchSize ?? 256,
           lingerMs: opts.lingerMs ?? 10,
           onLoss: (lost, cause, err) => this.onLoss(sink.name, lost, cause, err),
+          gapEvent: (gap) => this.gapEvent(sink.name, gap),
+          onGapWritten: (lost) => {
+            this.metrics?.auditEvents.inc({ type: AUDIT_GAP_TYPE })
+            this.logger?.warn({ sink: sink.name, lost }, 'audit gap recorded in sink')
+          },
         }),
     )
     this.logger?.info(
@@ -130,6 +135,21 @@ export class AuditLog {
     return this.queues.map((queue) => queue.stats())
   }
 
+  /**
+   * Reopens every sink that writes to a path (the file sink), e.g. on SIGHUP after logrotate moved
+   * the file away. Never rejects: a sink that cannot reopen now keeps trying on its next write.
+   * Shared by whatever the signal also does (a config reload may call it too).
+   */
+  async reopenSinks(): Promise<void> {
+    await Promise.all(this.queues.map(async ({ sink }) => {
+      try {
+        await sink.reopen?.()
+      } catch (err) {
+        this.logger?.warn({ sink: sink.name, err }, 'audit sink reopen failed')
+      }
+    }))
+  }
+
   /** Resolves when every sink has written what it was given, or after `timeoutMs` (default: closeTimeoutMs). */
   async flush(timeoutMs = this.closeTimeoutMs): Promise<void> {
     await withDeadline(Promise.all(this.queues.map((queue) => queue.idle())), timeoutMs)
@@ -143,6 +163,8 @@ export class AuditLog {
 
   private async doClose(): Promise<void> {
     await this.flush()
+    // A sink that lost events and is back by now records its gap before it closes.
+    await withDeadline(Promise.all(this.queues.map((queue) => queue.writePendingGap())), this.closeTimeoutMs)
     for (const queue of this.queues) queue.abandon()
     await Promise.all(
       this.queues.map(async ({ sink }) => {
@@ -154,6 +176,26 @@ export class AuditLog {
       }),
     )
     this.listeners.clear()
+  }
+
+  /**
+   * The `audit.gap` event one sink writes in the place of events it lost (docs/audit.md "Gaps"). It
+   * is chained in that sink's copy only — `prev` is what the sink holds before the gap — so the
+   * other sinks and the in-memory ring, which lost nothing, keep the process's chain unchanged.
+   */
+  private gapEvent(sink: string, gap: GapSpec): AuditEvent {
+    const details: AuditGapDetails = { sink, lost: gap.lost, resumeFrom: gap.resumeFrom }
+    const body: Omit<AuditEvent, 'hash'> = {
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      ...(this.chainId !== undefined ? { chain: this.chainId } : {}),
+      type: AUDIT_GAP_TYPE,
+      outcome: 'failure',
+      actor: { kind: 'system' },
+      details,
+      prev: gap.prev,
+    }
+    return { ...body, hash: computeEventHash(body) }
   }
 
   private onLoss(sink: string, lost: number, cause: string, err: unknown): void {

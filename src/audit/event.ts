@@ -12,7 +12,25 @@ export type AuditEventType =
   | 'connection.rejected'
   | 'connection.closed'
   | 'session.kicked'
+  | typeof AUDIT_GAP_TYPE
   | `admin.${string}.${string}`
+
+/**
+ * Written by a sink's queue where that sink lost events (disk full, file gone, queue full), in the
+ * place of the lost ones (docs/audit.md "Gaps"): its `prev` is the hash the sink holds before the
+ * gap, `details.resumeFrom` the hash of the last lost event, which the next event there continues.
+ */
+export const AUDIT_GAP_TYPE = 'audit.gap'
+
+/** `details` of an `audit.gap` event. */
+export interface AuditGapDetails {
+  [key: string]: JsonValue
+  sink: string
+  /** Events this sink never got (at least 1). */
+  lost: number
+  /** `hash` of the last lost event: the next event of the chain in this sink has it as `prev`. */
+  resumeFrom: string
+}
 
 /** What an audit `reason` may hold: a refusal/kick code, a close cause, or an admin error code. */
 export type AuditReason = Reason | CloseCause | ErrorCode

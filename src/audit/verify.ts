@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { GENESIS_PREV } from './event'
+import { AUDIT_GAP_TYPE, GENESIS_PREV } from './event'
 import { computeEventHash, isChainHash } from './hash-chain'
 
 export type VerifyResult =
@@ -9,6 +9,9 @@ export type VerifyResult =
       count: number
       /** How many chains the input held; present only when its events name their chain. */
       chains?: number
+      /** `audit.gap` events found, and the events they say are missing; present only when there are gaps. */
+      gaps?: number
+      lost?: number
     }
   | {
       ok: false
@@ -52,6 +55,10 @@ const CONTINUATION_WINDOW = 10_000
  *      (an event was deleted, inserted or moved before this line). The first event of a chain must
  *      start at `firstPrev` (GENESIS_PREV by default) or at genesis, or continue one of the
  *      CONTINUATION_WINDOW events before it (a restart continuing its file under a new chain id).
+ *   4. an `audit.gap` event (a sink lost events there, docs/audit.md "Gaps") links like any other;
+ *      the next event of its chain may then continue from the gap's `details.resumeFrom` (the last
+ *      lost event) or from the gap itself. A gap without a positive integer `details.lost` and a
+ *      64-hex `details.resumeFrom` is 'unparsable'. The gaps and what they lack are reported.
  */
 export async function verifyChain(
   lines: AsyncIterable<string> | Iterable<string>,
@@ -60,6 +67,10 @@ export async function verifyChain(
   const anyStart = opts.firstPrev === 'any'
   const starts = new Set([GENESIS_PREV, ...(opts.firstPrev !== undefined && !anyStart ? [opts.firstPrev] : [])])
   const tails = new Map<string, string>()
+  /** After a gap: the other hash the next event of that chain may continue. */
+  const resumes = new Map<string, string>()
+  let gaps = 0
+  let lost = 0
   const recent = new RecentHashes(CONTINUATION_WINDOW)
   let named = false
   let lineNo = 0
@@ -77,16 +88,39 @@ export async function verifyChain(
     }
     if (computeEventHash(event) !== event['hash']) return { ok: false, ...where, problem: 'hash-mismatch' }
     const prev = event['prev'] as string
-    const tail = tails.get(chain ?? '')
-    const linked = tail !== undefined ? prev === tail : anyStart || starts.has(prev) || recent.has(prev)
+    const key = chain ?? ''
+    const tail = tails.get(key)
+    const linked = tail !== undefined
+      ? prev === tail || prev === resumes.get(key)
+      : anyStart || starts.has(prev) || recent.has(prev)
     if (!linked) return { ok: false, ...where, problem: 'prev-mismatch' }
     const hash = event['hash'] as string
-    tails.set(chain ?? '', hash)
+    tails.set(key, hash)
+    resumes.delete(key)
     recent.add(hash)
+    if (event['type'] === AUDIT_GAP_TYPE) {
+      const gap = gapOf(event)
+      if (gap === undefined) return { ok: false, ...where, problem: 'unparsable' }
+      resumes.set(key, gap.resumeFrom)
+      gaps++
+      lost += gap.lost
+    }
     named ||= chain !== undefined
     count++
   }
-  return named ? { ok: true, count, chains: tails.size } : { ok: true, count }
+  return {
+    ok: true, count,
+    ...(named ? { chains: tails.size } : {}),
+    ...(gaps > 0 ? { gaps, lost } : {}),
+  }
+}
+
+function gapOf(event: Record<string, unknown>): { lost: number; resumeFrom: string } | undefined {
+  const details = event['details'] as Record<string, unknown> | undefined
+  const lost = details?.['lost']
+  const resumeFrom = details?.['resumeFrom']
+  if (typeof lost !== 'number' || !Number.isInteger(lost) || lost < 1 || !isChainHash(resumeFrom)) return undefined
+  return { lost, resumeFrom }
 }
 
 /** A set of the last `capacity` hashes added. */

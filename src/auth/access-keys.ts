@@ -10,6 +10,12 @@
  *   change to an AccessKey, on any replica, reaches us as a store change event and drops the
  *   entry, and entries also expire after `cacheTtlMs` in case a Redis pub/sub message was lost.
  *   A disabled or deleted key therefore stops working at once (DESIGN §1).
+ * - Unknown ids are remembered too (a negative cache: at most `negativeCacheSize` ids for
+ *   `negativeCacheTtlMs`), and concurrent lookups of one id share one store read, so a flood of
+ *   logins naming the same made-up AccessKey costs the store one read per TTL, not one per login.
+ *   Creating a key (here, or on another replica: its change event) forgets its id at once.
+ * - `credentialOf` answers the secret of an Inactive key as well: the authenticator checks the
+ *   HMAC first and says "disabled" only to a client that proved it holds the secret.
  * - Mutations answer `{before, after}` as public views for the admin audit event; no view ever
  *   carries the secret.
  */
@@ -27,6 +33,8 @@ const ID_RANDOM_CHARS = 20
 const SECRET_CHARS = 30
 const MAX_DESCRIPTION = 256
 const DEFAULT_CACHE_TTL_MS = 30_000
+const DEFAULT_NEGATIVE_CACHE_TTL_MS = 5_000
+const DEFAULT_NEGATIVE_CACHE_SIZE = 10_000
 
 export type AccessKeyStatus = AccessKeyRecord['status']
 
@@ -46,6 +54,14 @@ export interface AccessKeyChange {
 export interface AccessKeyServiceOptions {
   now?: () => Date
   cacheTtlMs?: number
+  negativeCacheTtlMs?: number
+  negativeCacheSize?: number
+}
+
+/** An AccessKey as the authenticator needs it: its secret, and whether it may log in. */
+export interface AccessKeyCredential {
+  readonly status: AccessKeyStatus
+  readonly secret: string
 }
 
 /** The lock that AccessKey deletion and static account creation share, so neither orphans the other. */
@@ -64,19 +80,27 @@ export function accessKeyView(record: AccessKeyRecord): AccessKeyView {
   }
 }
 
-type CacheEntry = { status: 'Active'; secret: string; expires: number } | { status: 'Inactive'; expires: number }
+interface CacheEntry { status: AccessKeyStatus; secret: string; expires: number }
 
 export class AccessKeyService {
   private readonly cache = new Map<string, CacheEntry>()
+  /** Ids the store does not hold → when that answer expires (ms). Bounded, oldest dropped first. */
+  private readonly absent = new Map<string, number>()
+  /** Store reads in progress, shared by concurrent lookups of one id. */
+  private readonly loading = new Map<string, Promise<CacheEntry | undefined>>()
   /** Bumped by every AccessKey change: a lookup that raced a change does not cache what it read. */
   private epoch = 0
   private readonly unsubscribe: () => void
   private readonly now: () => Date
   private readonly cacheTtlMs: number
+  private readonly negativeTtlMs: number
+  private readonly negativeSize: number
 
   constructor(private readonly store: Store, private readonly keyring: MasterKeyring, opts: AccessKeyServiceOptions = {}) {
     this.now = opts.now ?? (() => new Date())
     this.cacheTtlMs = opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS
+    this.negativeTtlMs = opts.negativeCacheTtlMs ?? DEFAULT_NEGATIVE_CACHE_TTL_MS
+    this.negativeSize = opts.negativeCacheSize ?? DEFAULT_NEGATIVE_CACHE_SIZE
     this.unsubscribe = store.onChange((event) => {
       if (event.collection === 'accessKeys') this.forget(event.id)
     })
@@ -100,6 +124,7 @@ export class AccessKeyService {
       updatedAt: time,
     }
     await this.store.create('accessKeys', GLOBAL_SCOPE, accessKeyId, record)
+    this.forget(accessKeyId)
     return { accessKeyId, accessKeySecret, record, after: accessKeyView(record) }
   }
 
@@ -153,11 +178,28 @@ export class AccessKeyService {
    * PortcullisError ACCESS_KEY_INACTIVE: the caller decides whether that is worth saying.
    */
   async secretOf(accessKeyId: string): Promise<string | undefined> {
-    if (!ACCESS_KEY_ID.test(accessKeyId)) return undefined
-    const entry = this.cached(accessKeyId) ?? (await this.load(accessKeyId))
+    const entry = await this.credentialOf(accessKeyId)
     if (entry === undefined) return undefined
     if (entry.status === 'Inactive') throw new PortcullisError('ACCESS_KEY_INACTIVE', `AccessKey ${accessKeyId} is disabled`)
     return entry.secret
+  }
+
+  /**
+   * The secret and status, Inactive keys included; undefined when no such AccessKey exists. For
+   * the authenticator only, which must check the HMAC before it may say that a key is disabled.
+   */
+  async credentialOf(accessKeyId: string): Promise<AccessKeyCredential | undefined> {
+    if (!ACCESS_KEY_ID.test(accessKeyId)) return undefined
+    const entry = this.cached(accessKeyId)
+    if (entry !== undefined) return entry
+    if (this.knownAbsent(accessKeyId)) return undefined
+    const joined = this.loading.get(accessKeyId)
+    if (joined !== undefined) return joined
+    const pending: Promise<CacheEntry | undefined> = this.load(accessKeyId).finally(() => {
+      if (this.loading.get(accessKeyId) === pending) this.loading.delete(accessKeyId)
+    })
+    this.loading.set(accessKeyId, pending)
+    return pending
   }
 
   /** After a master key rotation: re-wraps every secret sealed under an older key. Answers how many. */
@@ -178,11 +220,14 @@ export class AccessKeyService {
   dropCache(): void {
     this.epoch++
     this.cache.clear()
+    this.absent.clear()
+    this.loading.clear()
   }
 
   close(): void {
     this.unsubscribe()
     this.cache.clear()
+    this.absent.clear()
   }
 
   private cached(accessKeyId: string): CacheEntry | undefined {
@@ -193,21 +238,45 @@ export class AccessKeyService {
     return undefined
   }
 
+  private knownAbsent(accessKeyId: string): boolean {
+    const expires = this.absent.get(accessKeyId)
+    if (expires === undefined) return false
+    if (expires > Date.now()) return true
+    this.absent.delete(accessKeyId)
+    return false
+  }
+
   private async load(accessKeyId: string): Promise<CacheEntry | undefined> {
     const epoch = this.epoch
     const record = await this.store.get('accessKeys', GLOBAL_SCOPE, accessKeyId)
-    if (record === undefined) return undefined
-    const expires = Date.now() + this.cacheTtlMs
-    const entry: CacheEntry = record.status === 'Active'
-      ? { status: 'Active', secret: open(this.keyring, record.secret, secretAad(record.id)), expires }
-      : { status: 'Inactive', expires }
+    if (record === undefined) {
+      if (epoch === this.epoch) this.rememberAbsent(accessKeyId)
+      return undefined
+    }
+    const entry: CacheEntry = {
+      status: record.status,
+      secret: open(this.keyring, record.secret, secretAad(record.id)),
+      expires: Date.now() + this.cacheTtlMs,
+    }
     if (epoch === this.epoch) this.cache.set(accessKeyId, entry)
     return entry
+  }
+
+  private rememberAbsent(accessKeyId: string): void {
+    if (this.negativeTtlMs <= 0 || this.negativeSize <= 0) return
+    if (!this.absent.has(accessKeyId) && this.absent.size >= this.negativeSize) {
+      const oldest = this.absent.keys().next()
+      if (oldest.done !== true) this.absent.delete(oldest.value)
+    }
+    this.absent.set(accessKeyId, Date.now() + this.negativeTtlMs)
   }
 
   private forget(accessKeyId: string): void {
     this.epoch++
     this.cache.delete(accessKeyId)
+    this.absent.delete(accessKeyId)
+    // A read in flight may have started before the change: later lookups must not join it.
+    this.loading.delete(accessKeyId)
   }
 }
 

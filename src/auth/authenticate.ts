@@ -8,10 +8,13 @@
  *  1. userName shape, then instance binding (the userName's instance must be the connection's,
  *     from SNI, when there is one — a credential for instance A is no key to instance B);
  *  2. password shape;
- *  3. the AccessKey (unknown → BAD_CREDENTIALS; disabled → ACCESS_KEY_INACTIVE);
- *  4. the HMAC, in constant time — before any time check, so that only a holder of the secret
- *     learns that a credential has merely expired;
- *  5. per kind: dynamic → ts within ±window of now; static → a static account exists for
+ *  3. the AccessKey (unknown → BAD_CREDENTIALS, after an HMAC over a dummy secret so that an
+ *     unknown key costs what a wrong password does);
+ *  4. the HMAC, in constant time — before anything else is said about the key or the time, so
+ *     that only a holder of the secret learns that a credential has merely expired or that its
+ *     AccessKey exists and is disabled: without that proof every answer is BAD_CREDENTIALS;
+ *  5. the key's status (disabled → ACCESS_KEY_INACTIVE, to a client that proved the secret);
+ *  6. per kind: dynamic → ts within ±window of now; static → a static account exists for
  *     (instance, AccessKey) and ts is its createTimestamp; STS → the gateway's token verifies,
  *     is bound to this AccessKey and is unexpired, and ts is within the window as well.
  *
@@ -19,7 +22,6 @@
  * the audit log, and never holds the secret or the password. Store failures are not a verdict:
  * they are thrown (STORE_UNAVAILABLE), and the adapter answers as for a backend that is down.
  */
-import { isPortcullisError } from '../errors'
 import type { StaticAccountRecord } from '../store/records'
 import { hexEqual, hmacSha1Hex, parsePassword, parseUserName } from './credentials'
 import type { ParsedPassword, ParsedUserName } from './credentials'
@@ -50,7 +52,8 @@ export type AuthResult =
   | { ok: false; reason: AuthFailureReason; detail: string; accessKeyId?: string; instanceId?: string }
 
 export interface AuthenticatorDeps {
-  accessKeys: { secretOf(accessKeyId: string): Promise<string | undefined> }
+  /** The secret and status (Inactive keys too: their HMAC is checked before the status is told). */
+  accessKeys: { credentialOf(accessKeyId: string): Promise<{ readonly status: 'Active' | 'Inactive'; readonly secret: string } | undefined> }
   staticAccounts: { find(instanceId: string, accessKeyId: string): Promise<StaticAccountRecord | undefined> }
   tokens: { verify(token: string, accessKeyId: string, nowMs: number): TokenVerdict }
   /** config `limits.credentialWindowMs`; default 15 minutes. */
@@ -67,8 +70,6 @@ export interface AuthInput {
   instanceId?: string
   now?: number
 }
-
-type KeyState = { state: 'active'; secret: string } | { state: 'inactive' } | { state: 'unknown' }
 
 /** Spent on an unknown AccessKey so that its refusal costs the same HMAC as a wrong password. */
 const DUMMY_SECRET = 'portcullis-unknown-access-key-dummy-secret'
@@ -96,13 +97,15 @@ export class AmqpAuthenticator {
     }
     const pass = parsePassword(input.password)
     if (!pass.ok) return refuse('BAD_CREDENTIALS', pass.detail, ids)
-    const key = await this.lookUp(u.accessKeyId)
-    if (key.state === 'inactive') return refuse('ACCESS_KEY_INACTIVE', `AccessKey ${u.accessKeyId} is disabled`, ids)
-    const expected = hmacSha1Hex(pass.value.ts, key.state === 'active' ? key.secret : DUMMY_SECRET)
-    if (key.state === 'unknown') return refuse('BAD_CREDENTIALS', `AccessKey ${u.accessKeyId} does not exist`, ids)
+    const key = await this.deps.accessKeys.credentialOf(u.accessKeyId)
+    const expected = hmacSha1Hex(pass.value.ts, key?.secret ?? DUMMY_SECRET)
+    if (key === undefined) return refuse('BAD_CREDENTIALS', `AccessKey ${u.accessKeyId} does not exist`, ids)
+    const inactive = key.status !== 'Active'
     if (!hexEqual(pass.value.hexSignature, expected)) {
-      return refuse('BAD_CREDENTIALS', `password signature does not match AccessKey ${u.accessKeyId}`, ids)
+      // The detail is for the audit log only: the client hears BAD_CREDENTIALS either way.
+      return refuse('BAD_CREDENTIALS', `password signature does not match AccessKey ${u.accessKeyId}${inactive ? ' (which is disabled)' : ''}`, ids)
     }
+    if (inactive) return refuse('ACCESS_KEY_INACTIVE', `AccessKey ${u.accessKeyId} is disabled`, ids)
     return this.checkKind(u, pass.value, input.username, now)
   }
 
@@ -135,16 +138,6 @@ export class AmqpAuthenticator {
     const skew = Number(ts) - now
     if (Math.abs(skew) <= this.windowMs) return undefined
     return `password timestamp is ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'old' : 'in the future'}; the window is ±${Math.round(this.windowMs / 1000)} s`
-  }
-
-  private async lookUp(accessKeyId: string): Promise<KeyState> {
-    try {
-      const secret = await this.deps.accessKeys.secretOf(accessKeyId)
-      return secret === undefined ? { state: 'unknown' } : { state: 'active', secret }
-    } catch (err) {
-      if (isPortcullisError(err, 'ACCESS_KEY_INACTIVE')) return { state: 'inactive' }
-      throw err
-    }
   }
 }
 

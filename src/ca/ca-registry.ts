@@ -4,7 +4,7 @@
  * Registration checks, in this order, so that no refusal consumes the registration code:
  *   1. the CA certificate parses (CERT_INVALID), is a CA (CA_NOT_A_CA: basicConstraints cA and
  *      keyCertSign where keyUsage is present), has no critical extension the chain check cannot
- *      apply (CERT_INVALID), and is within its validity (CERT_NOT_VALID_NOW);
+ *      apply (CERT_INVALID; name constraints are applied, critical or not), and is within its validity (CERT_NOT_VALID_NOW);
  *   2. the verification certificate parses, is within its validity, and its signature verifies
  *      with the CA's public key (VERIFICATION_SIGNATURE_INVALID) — proof of the CA key;
  *   3. its subject CN is the current registration code (REGISTRATION_CODE_MISSING / _INVALID),
@@ -20,7 +20,7 @@ import type { CaRecord, CertStatus, DeviceRecord } from '../store/records'
 import type { Store } from '../store/store'
 import { isValidAt, parseCertificatePem } from './certificate'
 import type { ParsedCertificate } from './certificate'
-import { criticalExtensionsUnderstood, readExtensions } from './der-extensions'
+import { readExtensions, unsupportedCritical } from './der-extensions'
 import type { RegistrationCodes } from './registration-codes'
 
 /** DESIGN §1: "At most 32 CA certificates may be registered on one instance." */
@@ -175,9 +175,11 @@ function checkCaCertificate(pem: string, now: Date): ParsedCertificate {
   if (!ca.isCa) {
     throw new PortcullisError('CA_NOT_A_CA', 'the CA certificate needs basicConstraints cA=TRUE and, with keyUsage, keyCertSign')
   }
-  const unsupported = readExtensions(ca.x509.raw)
-  if (!criticalExtensionsUnderstood(unsupported)) {
-    throw new PortcullisError('CERT_INVALID', `the CA certificate has a critical extension Portcullis does not apply (${unsupported.critical.join(', ')})`)
+  // Name the extensions that are not applied, not every critical one (basicConstraints and
+  // keyUsage are critical in most CAs and are applied). Name constraints are applied (issue 10).
+  const unsupported = unsupportedCritical(readExtensions(ca.x509.raw))
+  if (unsupported.length > 0) {
+    throw new PortcullisError('CERT_INVALID', `the CA certificate has a critical extension Portcullis does not apply (${unsupported.join(', ')})`)
   }
   if (!isValidAt(ca, now)) {
     throw new PortcullisError('CERT_NOT_VALID_NOW', `the CA certificate is valid from ${ca.notBefore} to ${ca.notAfter}`)

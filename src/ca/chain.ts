@@ -2,6 +2,18 @@
  * The data-path decision on an MQTT client certificate (DESIGN §1, §2): does the presented chain
  * lead to a CA registered on the instance, and is that CA ACTIVE?
  *
+ * Which validator, and why (issue 10): this module only searches for the path and applies what
+ * is Portcullis's own (registered anchors, their ACTIVE/INACTIVE status, best verdict, bounds).
+ * RFC 5280 §6 path validation of the path it finds is OpenSSL's (openssl-verify.ts, run by
+ * validate.ts, which also applies the client profile of profile.ts): name constraints and the
+ * structural rules are not re-implemented here. pkijs's CertificateChainValidationEngine was
+ * measured against x509-limbo and rejected: it loops without end on an intermediate cycle
+ * (pathological::intermediate-cycle-*, a client-triggerable hang), ignores pathLenConstraint and
+ * admitted every name-constraint violation of the suite (61/135 agreements, against 95/135 for
+ * OpenSSL with the flags used). Node 20 has no in-process chain verification, hence the child
+ * process; its cost (measured ≈20–35 ms per chain on a loaded 2-core machine, against ≈0.7 ms for
+ * the search alone) is paid once per chain: proxy/verified-chains.ts answers a reconnect in < 1 µs.
+ *
  * The TLS layer asks OpenSSL for the client certificate with rejectUnauthorized:false (so that a
  * refusal can be a CONNACK with a reason, and so that each instance has its own trust set); this
  * module makes the trust decision. It is pure: no store, no socket, no clock other than `now`.
@@ -11,8 +23,8 @@
  *   (basicConstraints cA=TRUE or keyUsage keyCertSign): a CA key is not a device identity. This is
  *   stricter than RFC 5280 (which allows a CA as the last certificate) and matches webpki;
  * - every certificate used must have only critical extensions Portcullis understands (RFC 5280
- *   §4.2; see der-extensions.ts) — name constraints are not processed, so a CA marking them
- *   critical is unusable rather than silently unconstrained;
+ *   §4.2; see der-extensions.ts) — name constraints count as understood because validate.ts has
+ *   OpenSSL enforce them on every path this search admits;
  * - at each certificate, the registered CAs that issued it (issuer name matches, authority key id
  *   and keyUsage allow it — OpenSSL X509_check_issued — and the signature verifies with the CA's
  *   key) are its trust anchors. Roots and intermediates alike: a registered intermediate anchors a
@@ -42,7 +54,7 @@ export const MAX_SIGNATURE_CHECKS = 32
 /** Presented certificates beyond this are ignored (the leaf plus a generous chain). */
 export const MAX_PRESENTED = 16
 
-export type ChainRefusal = 'CLIENT_CERT_MISSING' | 'CLIENT_CERT_UNTRUSTED' | 'CERT_EXPIRED' | 'CA_INACTIVE'
+export type ChainRefusal = 'CLIENT_CERT_MISSING' | 'CLIENT_CERT_UNTRUSTED' | 'CLIENT_CERT_PROFILE' | 'CERT_EXPIRED' | 'CA_INACTIVE'
 
 export type ChainVerdict =
   | { ok: true; ca: CaRecord; leaf: X509Certificate; intermediates: X509Certificate[] }
@@ -111,6 +123,11 @@ export class CaTrustIndex {
     return this.anchors.find((a) => a.record.id === caId)?.record
   }
 
+  /** The parsed certificate of the registered CA with this id, when it can anchor chains. */
+  certificateOf(caId: string): X509Certificate | undefined {
+    return this.anchors.find((a) => a.record.id === caId)?.cert
+  }
+
   /** True when `cert` is (byte for byte) one of the registered CA certificates. */
   isRegistered(cert: X509Certificate): boolean {
     return this.fingerprints.has(cert.fingerprint256)
@@ -127,7 +144,8 @@ export class CaTrustIndex {
 }
 
 const RANK: Record<ChainRefusal | 'ok', number> = {
-  ok: 4, CA_INACTIVE: 3, CERT_EXPIRED: 2, CLIENT_CERT_UNTRUSTED: 1, CLIENT_CERT_MISSING: 0,
+  // CLIENT_CERT_PROFILE comes only after the search (validate.ts); ranked as a trusted path.
+  ok: 5, CA_INACTIVE: 4, CLIENT_CERT_PROFILE: 3, CERT_EXPIRED: 2, CLIENT_CERT_UNTRUSTED: 1, CLIENT_CERT_MISSING: 0,
 }
 
 /** Decides on a presented chain (leaf first). Pure; `now` is the validation time. */

@@ -1,7 +1,7 @@
 /**
- * A minimal DER reader for the certificate extensions the chain check needs and node:crypto does
- * not expose: basicConstraints (cA, pathLenConstraint), keyUsage bits and which extensions are
- * critical. It runs per connection on the data path, so it walks the DER in place (no ASN.1
+ * A minimal DER reader for the certificate fields the chain check needs and node:crypto does
+ * not expose: basicConstraints (cA, pathLenConstraint), keyUsage bits, extKeyUsage purposes, the
+ * signature algorithm and which extensions are critical. It runs per connection on the data path, so it walks the DER in place (no ASN.1
  * object model) and reads nothing else.
  *
  *   Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
@@ -22,20 +22,30 @@ export interface CertExtensions {
   keyUsage: number | undefined
   /** Dotted OIDs of the critical extensions. */
   critical: string[]
+  /** extKeyUsage KeyPurposeIds (RFC 5280 §4.2.1.12), undefined when the extension is absent. */
+  extKeyUsage: string[] | undefined
+  /** Certificate.signatureAlgorithm OID (RFC 5280 §4.1.1.2); '' when unreadable. */
+  signatureAlgorithm: string
+  /** The DER after that OID inside the AlgorithmIdentifier (its parameters), empty when none. */
+  signatureParams: Buffer
 }
 
 export const KEY_USAGE_KEY_CERT_SIGN = 1 << 5
 
 export const OID_BASIC_CONSTRAINTS = '2.5.29.19'
 export const OID_KEY_USAGE = '2.5.29.15'
+export const OID_EXT_KEY_USAGE = '2.5.29.37'
+export const OID_NAME_CONSTRAINTS = '2.5.29.30'
 /**
  * Critical extensions whose meaning Portcullis applies (or which constrain nothing it relies on):
  * basicConstraints, keyUsage, extKeyUsage, subjectAltName, subjectKeyIdentifier,
- * authorityKeyIdentifier. Any other critical extension (name constraints, policies, unknown ones)
- * makes the certificate unusable, as RFC 5280 §4.2 requires of extensions a verifier does not process.
+ * authorityKeyIdentifier, and nameConstraints (enforced by OpenSSL's RFC 5280 path validation,
+ * see openssl-verify.ts). Any other critical extension (policies, unknown ones) makes the
+ * certificate unusable, as RFC 5280 §4.2 requires of extensions a verifier does not process.
  */
 export const UNDERSTOOD_CRITICAL = new Set([
-  OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, '2.5.29.37', '2.5.29.17', '2.5.29.14', '2.5.29.35',
+  OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, OID_EXT_KEY_USAGE, '2.5.29.17', '2.5.29.14', '2.5.29.35',
+  OID_NAME_CONSTRAINTS,
 ])
 
 interface Tlv {
@@ -50,7 +60,10 @@ export function readExtensions(der: Buffer): CertExtensions {
   } catch {
     // Unreadable extensions: report a critical extension nobody understands, so the certificate
     // is unusable (fail closed) rather than unconstrained.
-    return { hasBasicConstraints: false, ca: false, pathLength: undefined, keyUsage: undefined, critical: ['malformed'] }
+    return {
+      hasBasicConstraints: false, ca: false, pathLength: undefined, keyUsage: undefined, critical: ['malformed'],
+      extKeyUsage: undefined, signatureAlgorithm: '', signatureParams: Buffer.alloc(0),
+    }
   }
 }
 
@@ -59,12 +72,24 @@ export function criticalExtensionsUnderstood(ext: CertExtensions): boolean {
   return ext.critical.every((oid) => UNDERSTOOD_CRITICAL.has(oid))
 }
 
+/** The critical extensions Portcullis does not apply (for error messages). */
+export function unsupportedCritical(ext: CertExtensions): string[] {
+  return ext.critical.filter((oid) => !UNDERSTOOD_CRITICAL.has(oid))
+}
+
 function parse(der: Buffer): CertExtensions {
   const result: CertExtensions = {
     hasBasicConstraints: false, ca: false, pathLength: undefined, keyUsage: undefined, critical: [],
+    extKeyUsage: undefined, signatureAlgorithm: '', signatureParams: Buffer.alloc(0),
   }
   const cert = read(der, 0)
   const tbs = read(der, cert.start)
+  const algorithm = read(der, tbs.end)
+  const algorithmOid = read(der, algorithm.start)
+  if (algorithmOid.tag === 0x06) {
+    result.signatureAlgorithm = decodeOid(der.subarray(algorithmOid.start, algorithmOid.end))
+    result.signatureParams = der.subarray(algorithmOid.end, algorithm.end)
+  }
   for (let pos = tbs.start; pos < tbs.end;) {
     const field = read(der, pos)
     pos = field.end
@@ -107,6 +132,16 @@ function readExtension(der: Buffer, extension: Tlv, out: CertExtensions): void {
       for (let b = 0; b < 8; b++) if (octet & (0x80 >> b)) value |= 1 << (shift + b)
     }
     out.keyUsage = value
+  } else if (oid === OID_EXT_KEY_USAGE) {
+    // ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (OBJECT IDENTIFIER)
+    const seq = read(der, next.start)
+    const purposes: string[] = []
+    for (let pos = seq.start; pos < seq.end;) {
+      const item = read(der, pos)
+      pos = item.end
+      if (item.tag === 0x06) purposes.push(decodeOid(der.subarray(item.start, item.end)))
+    }
+    out.extKeyUsage = purposes
   }
 }
 

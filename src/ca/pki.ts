@@ -1,6 +1,8 @@
 /**
  * Certificate generation: ECDSA P-256 keys, SHA-256 signatures, X.509 v3 with the extensions a
- * verifier looks at (basicConstraints, keyUsage, extKeyUsage, SAN, SKI/AKI).
+ * verifier looks at (basicConstraints, keyUsage, extKeyUsage, SAN, SKI/AKI, nameConstraints).
+ * Tests can ask for what the data path must refuse (RSA-1024 keys, SHA-1 signatures, an EKU
+ * without clientAuth) through the options below; the defaults are what a device should have.
  *
  * Used by the `dev-pki` CLI command (DESIGN §3), by the operator-side step of CA registration
  * (the verification certificate, DESIGN §1), by tests and by benchmarks. Nothing here runs on the
@@ -14,7 +16,8 @@ import * as x509 from '@peculiar/x509'
 
 const subtle = webcrypto.subtle
 const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const
-const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const
+/** RSA keys (tests only: RSA-1024 must be refused, RSA-2048 admitted). */
+const RSA_ALGORITHM = { name: 'RSASSA-PKCS1-v1_5', publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as const
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Backdating tolerates small clock skew between the machine that issues and the one that checks. */
 const BACKDATE_MS = 5 * 60 * 1000
@@ -31,6 +34,26 @@ export interface KeyAndCert {
 }
 
 export type KeyUsageName = keyof typeof x509.KeyUsageFlags
+/** The new certificate's key: ECDSA P-256 (default) or RSA of the given size. */
+export type KeyKind = 'p256' | 'rsa1024' | 'rsa2048'
+/** Hash the issuer signs with; SHA-1 exists only to test that it is refused. */
+export type SignatureHash = 'SHA-256' | 'SHA-1'
+
+/** RFC 5280 §4.2.1.10 name constraints (dNSName subtrees), critical by default as §4.2.1.10 requires. */
+export interface NameConstraintsOption {
+  permittedDns?: readonly string[]
+  excludedDns?: readonly string[]
+  critical?: boolean
+}
+
+/** Extended key usages by name (RFC 5280 §4.2.1.12). */
+export const EKU_OIDS = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  any: '2.5.29.37.0',
+} as const
+export type EkuName = keyof typeof EKU_OIDS
 
 export interface CreateCaOptions {
   commonName: string
@@ -46,6 +69,8 @@ export interface CreateCaOptions {
   keyUsage?: readonly KeyUsageName[] | false
   /** Reuse an existing PKCS#8 PEM key (a re-issued CA: same name and key, new certificate). */
   key?: string
+  nameConstraints?: NameConstraintsOption
+  signatureHash?: SignatureHash
 }
 
 export interface CreateLeafOptions {
@@ -57,6 +82,10 @@ export interface CreateLeafOptions {
   notBefore?: Date
   notAfter?: Date
   key?: string
+  /** extKeyUsage; false omits the extension. Default: clientAuth or serverAuth after `kind`. */
+  eku?: readonly EkuName[] | false
+  keyKind?: KeyKind
+  signatureHash?: SignatureHash
 }
 
 export interface CreateVerificationOptions {
@@ -74,6 +103,7 @@ export async function createCa(opts: CreateCaOptions): Promise<KeyAndCert> {
   ]
   const usages = opts.keyUsage ?? (['keyCertSign', 'cRLSign', 'digitalSignature'] as const)
   if (usages !== false) extensions.push(new x509.KeyUsagesExtension(keyUsageFlags(usages), true))
+  if (opts.nameConstraints !== undefined) extensions.push(nameConstraintsExtension(opts.nameConstraints))
   return issue({
     subject: dn(opts.commonName),
     keys,
@@ -81,18 +111,21 @@ export async function createCa(opts: CreateCaOptions): Promise<KeyAndCert> {
     notBefore,
     notAfter: opts.notAfter ?? new Date(notBefore.getTime() + 10 * 365 * DAY_MS),
     extensions,
+    signatureHash: opts.signatureHash,
   })
 }
 
 export async function createLeaf(opts: CreateLeafOptions): Promise<KeyAndCert> {
-  const keys = opts.key === undefined ? await generateKeyPair() : await importKeyPair(opts.key)
+  const keys = opts.key === undefined ? await generateKeyPair(opts.keyKind) : await importKeyPair(opts.key)
   const notBefore = opts.notBefore ?? new Date(Date.now() - BACKDATE_MS)
-  const eku = opts.kind === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth
+  const eku = opts.eku ?? [opts.kind === 'server' ? 'serverAuth' : 'clientAuth']
+  const rsa = opts.keyKind === 'rsa1024' || opts.keyKind === 'rsa2048'
+  const usage = x509.KeyUsageFlags.digitalSignature | (rsa ? x509.KeyUsageFlags.keyEncipherment : 0)
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([eku]),
+    new x509.KeyUsagesExtension(usage, true),
   ]
+  if (eku !== false) extensions.push(new x509.ExtendedKeyUsageExtension(eku.map((name) => EKU_OIDS[name])))
   const names = [
     ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -105,6 +138,7 @@ export async function createLeaf(opts: CreateLeafOptions): Promise<KeyAndCert> {
     notBefore,
     notAfter: opts.notAfter ?? new Date(notBefore.getTime() + 2 * 365 * DAY_MS),
     extensions,
+    signatureHash: opts.signatureHash,
   })
 }
 
@@ -189,11 +223,13 @@ interface IssueParams {
   notBefore: Date
   notAfter: Date
   extensions: x509.Extension[]
+  signatureHash?: SignatureHash | undefined
 }
 
 async function issue(p: IssueParams): Promise<KeyAndCert> {
   const publicKey = p.keys.publicKey
   const keyId = await subjectKeyId(publicKey)
+  const hash = p.signatureHash ?? 'SHA-256'
   const signer: Signer = p.issuer === undefined
     ? { name: p.subject, key: p.keys.privateKey, keyId }
     : await issuerSigner(p.issuer)
@@ -203,7 +239,8 @@ async function issue(p: IssueParams): Promise<KeyAndCert> {
     issuer: signer.name,
     notBefore: p.notBefore,
     notAfter: p.notAfter,
-    signingAlgorithm: SIGNING_ALGORITHM,
+    // The signer's algorithm: ECDSA for generated CAs; a self-signed RSA certificate signs with RSA.
+    signingAlgorithm: signer.key.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash } : { ...RSA_ALGORITHM, hash },
     publicKey,
     signingKey: signer.key,
     extensions: [
@@ -253,10 +290,38 @@ async function loadSigner(issuer: KeyAndCert): Promise<Signer> {
   return { name: cert.subject, key, keyId }
 }
 
-/** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits (the raw EC point). */
+/**
+ * RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits (the raw EC point; for RSA the
+ * BIT STRING content of the SPKI, which is what follows the fixed-length header).
+ */
 async function subjectKeyId(publicKey: webcrypto.CryptoKey): Promise<string> {
-  const raw = await subtle.exportKey('raw', publicKey)
-  return createHash('sha1').update(Buffer.from(raw)).digest('hex')
+  if (publicKey.algorithm.name === 'ECDSA') {
+    const raw = await subtle.exportKey('raw', publicKey)
+    return createHash('sha1').update(Buffer.from(raw)).digest('hex')
+  }
+  const spki = new x509.PublicKey(await subtle.exportKey('spki', publicKey))
+  return Buffer.from(await spki.getKeyIdentifier('SHA-1')).toString('hex')
+}
+
+/**
+ * NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL,
+ * excludedSubtrees [1] GeneralSubtrees OPTIONAL }; GeneralSubtree ::= SEQUENCE { base GeneralName }
+ * with dNSName [2] IA5String (RFC 5280 §4.2.1.10). Written by hand: the DER is small and fixed.
+ */
+function nameConstraintsExtension(opts: NameConstraintsOption): x509.Extension {
+  const subtrees = (tag: number, names: readonly string[] | undefined): Buffer[] => {
+    if (names === undefined || names.length === 0) return []
+    const items = names.map((name) => tlv(0x30, tlv(0x82, Buffer.from(name, 'ascii'))))
+    return [tlv(tag, Buffer.concat(items))]
+  }
+  const value = tlv(0x30, Buffer.concat([...subtrees(0xa0, opts.permittedDns), ...subtrees(0xa1, opts.excludedDns)]))
+  return new x509.Extension('2.5.29.30', opts.critical ?? true, value)
+}
+
+function tlv(tag: number, content: Buffer): Buffer {
+  const n = content.length
+  const length = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff])
+  return Buffer.concat([Buffer.from([tag]), length, content])
 }
 
 /** RFC 5280 §4.1.2.2: positive, at most 20 octets; 16 random bytes with the top bit cleared. */
@@ -275,8 +340,10 @@ function keyUsageFlags(names: readonly KeyUsageName[]): number {
   return names.reduce((flags, name) => flags | x509.KeyUsageFlags[name], 0)
 }
 
-async function generateKeyPair(): Promise<KeyPair> {
-  return subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])
+async function generateKeyPair(kind: KeyKind = 'p256'): Promise<KeyPair> {
+  if (kind === 'p256') return subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])
+  const modulusLength = kind === 'rsa1024' ? 1024 : 2048
+  return subtle.generateKey({ ...RSA_ALGORITHM, modulusLength }, true, ['sign', 'verify'])
 }
 
 async function importPrivateKey(pem: string): Promise<webcrypto.CryptoKey> {

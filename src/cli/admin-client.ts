@@ -7,7 +7,21 @@ export interface AdminTarget {
   url: string
   accessKeyId: string
   accessKeySecret: string
+  /** Where the URL came from (`PORTCULLIS_ADMIN_URL`, the config file…), named in auth errors. */
+  urlSource?: string
+  /** Where the key came from (the env variables or the root key file), named in auth errors. */
+  keySource?: string
 }
+
+/**
+ * Answers that mean "this endpoint did not accept this key": the usual cause is a key from another
+ * gateway or data directory, or a URL that reaches another gateway, so the error says which
+ * endpoint and which key were used (never the secret).
+ */
+const AUTH_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'SIGNATURE_MISSING', 'SIGNATURE_INVALID', 'SIGNATURE_EXPIRED', 'NONCE_REUSED',
+  'ACCESS_KEY_UNKNOWN', 'ACCESS_KEY_INACTIVE', 'ACCESS_DENIED',
+])
 
 export type Query = Record<string, string | undefined>
 
@@ -31,7 +45,7 @@ export class AdminClient {
     const contentType = res.headers.get('content-type') ?? ''
     const text = await res.text()
     const parsed = parseBody(contentType, text)
-    if (res.status >= 400) throw toError(res.status, parsed)
+    if (res.status >= 400) throw this.explain(toError(res.status, parsed))
     return { status: res.status, contentType, body: parsed }
   }
 
@@ -44,10 +58,19 @@ export class AdminClient {
     const res = await this.send('GET', path, opts)
     if (res.status >= 400) {
       const text = await res.text()
-      throw toError(res.status, parseBody(res.headers.get('content-type') ?? '', text))
+      throw this.explain(toError(res.status, parseBody(res.headers.get('content-type') ?? '', text)))
     }
     if (res.body === null) throw new CliError('BAD_RESPONSE', 'the admin API answered no stream')
     return res.body
+  }
+
+  /** An auth error names the endpoint and the key used, and where each came from. */
+  private explain(err: PortcullisError | CliError): PortcullisError | CliError {
+    if (!(err instanceof PortcullisError) || !AUTH_ERRORS.has(err.code)) return err
+    const t = this.target
+    const url = t.urlSource !== undefined ? `${t.url} (from ${t.urlSource})` : t.url
+    const key = t.keySource !== undefined ? `AccessKey ${t.accessKeyId} (from ${t.keySource})` : `AccessKey ${t.accessKeyId}`
+    return new PortcullisError(err.code, `${err.message}; endpoint ${url}, ${key}`)
   }
 
   private async send(method: string, path: string, opts: { query?: Query; body?: unknown; signal?: AbortSignal }): Promise<Response> {

@@ -13,16 +13,24 @@ export const DEFAULT_CONFIG_FILE = 'portcullis.yaml'
  * (PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID / _SECRET) first; else the local config
  * (`-c FILE`, or ./portcullis.yaml when present, else the defaults: admin 127.0.0.1:9080,
  * dataDir ./data) and the root key the gateway wrote to `<dataDir>/root-access-key.json`.
+ * The target says where its endpoint and key came from, so an auth failure can name them.
  */
 export async function resolveAdminTarget(io: CliIo, configFile: string | undefined): Promise<AdminTarget> {
   const secrets = readSecrets(io.env)
   let url = secrets.adminUrl
+  let urlSource = 'PORTCULLIS_ADMIN_URL'
   let id = secrets.accessKeyId ?? secrets.rootAccessKeyId
   let secret = secrets.accessKeyId !== undefined ? secrets.accessKeySecret : secrets.rootAccessKeySecret
+  let keySource = secrets.accessKeyId !== undefined
+    ? 'PORTCULLIS_ACCESS_KEY_ID/PORTCULLIS_ACCESS_KEY_SECRET'
+    : 'PORTCULLIS_ROOT_ACCESS_KEY_ID/PORTCULLIS_ROOT_ACCESS_KEY_SECRET'
   if (url === undefined || id === undefined || secret === undefined) {
     const file = configFile ?? (existsSync(join(io.cwd, DEFAULT_CONFIG_FILE)) ? join(io.cwd, DEFAULT_CONFIG_FILE) : undefined)
     const config = loadConfig({ ...(file !== undefined ? { file: absolute(io, file) } : {}), env: io.env })
-    url ??= `http://${connectHost(config.admin.host)}:${config.admin.port}`
+    if (url === undefined) {
+      url = `http://${connectHost(config.admin.host)}:${config.admin.port}`
+      urlSource = file !== undefined ? `admin in ${absolute(io, file)}` : 'the default admin address'
+    }
     if (id === undefined || secret === undefined) {
       const keyFile = rootKeyPath(absolute(io, config.store.dataDir))
       const root = await readRootKeyFile(keyFile)
@@ -31,9 +39,10 @@ export async function resolveAdminTarget(io: CliIo, configFile: string | undefin
       }
       id = root.accessKeyId
       secret = root.accessKeySecret
+      keySource = keyFile
     }
   }
-  return { url: url.replace(/\/+$/, ''), accessKeyId: id, accessKeySecret: secret }
+  return { url: url.replace(/\/+$/, ''), accessKeyId: id, accessKeySecret: secret, urlSource, keySource }
 }
 
 function absolute(io: CliIo, path: string): string {

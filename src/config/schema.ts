@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { AddressSet } from '../tunnel/cidr'
 import { PROTOCOL_NAMES } from '../protocols/names'
+import { TLS_PROFILE_NAMES } from '../tls/profiles'
 
 /**
  * The one configuration schema (DESIGN §3 "Config"). Every object is strict: an unknown key is an
@@ -29,7 +30,10 @@ const listener = z.strictObject({
   port,
   /** TLS termination on this listener; plaintext is for tests behind a trusted TLS offloader. */
   tls: z.boolean().default(true),
-  /** Instance for clients that send no SNI (MQTT devices often connect by IP). */
+  /**
+   * Instance for clients that send no SNI, or an IP literal (MQTT devices often connect by IP), or
+   * a name no instance serves (DESIGN §4); without it such a name is refused UNKNOWN_INSTANCE.
+   */
   defaultInstance: z.string().optional(),
   proxyProtocol: proxyProtocol.default({ mode: 'off', trustedCidrs: [] }),
 })
@@ -103,6 +107,31 @@ const limits = z.strictObject({
    * new connections are refused BACKEND_UNAVAILABLE and live sessions stay.
    */
   maxStaleMs: z.number().int().positive().default(30_000),
+  /**
+   * Abuse limits (DESIGN §4 "Limits and TLS"), all per process (each worker counts its own),
+   * applied to the real client address (after the PROXY header), before TLS.
+   * Token bucket per source: `perSecond` refill, `burst` capacity; absent = off. Refused RATE_LIMITED.
+   */
+  connectRatePerSource: z.strictObject({
+    perSecond: z.number().positive(),
+    burst: z.number().int().positive(),
+  }).optional(),
+  /** Handshakes (accept → splice) in flight at once, globally; the excess queues briefly, then RATE_LIMITED. */
+  maxHandshakesInFlight: z.number().int().positive().default(1024),
+  /** How many handshakes may wait for a slot, and for how long, before RATE_LIMITED. */
+  handshakeQueueLength: z.number().int().min(0).default(256),
+  handshakeQueueWaitMs: z.number().int().min(0).max(5_000).default(250),
+  /**
+   * Concurrent connections (handshaking and live) per source address; absent = off, because a
+   * gateway behind a balancer that sends no PROXY header sees every client as the balancer.
+   */
+  maxConnectionsPerSource: z.number().int().positive().optional(),
+  /** A paused splice direction that does not drain within this closes the session (SLOW_CONSUMER). */
+  slowConsumerTimeoutMs: z.number().int().positive().default(60_000),
+  /** Failed authentications per source per minute after which it is refused RATE_LIMITED; absent = off. */
+  failedAuthPerSource: z.strictObject({
+    perMinute: z.number().int().positive(),
+  }).optional(),
 })
 
 export const configSchema = z.strictObject({
@@ -127,8 +156,19 @@ export const configSchema = z.strictObject({
     keyFile: z.string().optional(),
     /** Where dev certificates are generated on first start when certFile/keyFile are absent. */
     devCertsDir: z.string().default('./certs'),
-  }).default({ devCertsDir: './certs' }),
+    /** Mozilla server-side TLS: intermediate = TLS 1.2 + 1.3, ECDHE AEAD suites; modern = TLS 1.3 only (tls/profiles.ts). */
+    profile: z.enum(TLS_PROFILE_NAMES).default('intermediate'),
+  }).default({ devCertsDir: './certs', profile: 'intermediate' }),
   limits: limits.default(limits.parse({})),
+  /**
+   * Graceful stop on SIGTERM (DESIGN §4): `/readyz` answers 503 at once, listeners keep accepting
+   * for readinessDelayMs (time for a load balancer to notice), then stop; sessions get their
+   * protocol's goodbye and have at most drainTimeoutMs to end before they are cut.
+   */
+  shutdown: z.strictObject({
+    readinessDelayMs: z.number().int().min(0).default(0),
+    drainTimeoutMs: z.number().int().min(0).default(10_000),
+  }).default({ readinessDelayMs: 0, drainTimeoutMs: 10_000 }),
   workers: z.union([z.number().int().positive(), z.literal('auto')]).default(1),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -41,6 +41,12 @@ export interface InstanceChange {
   after?: InstanceView
 }
 
+/** What an instance holds that a delete would cut off. */
+export interface InstanceHoldings {
+  activeCas: number
+  activeDevices: number
+}
+
 export interface BootstrapResult {
   id: string
   action: 'create' | 'update' | 'unchanged'
@@ -142,17 +148,38 @@ export class InstanceService {
     })
   }
 
-  /** Deletes the instance, then its CAs, devices, registration code and static accounts. */
-  async delete(id: string): Promise<InstanceChange> {
-    const before = await this.store.withLock(LOCK, async () => {
+  /**
+   * Deletes the instance, then its CAs, devices, registration code and static accounts. Like a CA
+   * with ACTIVE devices (DESIGN §1), an instance that still holds ACTIVE CA or device certificates
+   * is refused INSTANCE_IN_USE naming what it holds, unless `force` is set: deleting it would cut
+   * off devices an operator may not know are still in use. Answers what was held, for the audit.
+   */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<InstanceChange & { held: InstanceHoldings; forced: boolean }> {
+    const { before, held } = await this.store.withLock(LOCK, async () => {
       const current = await this.get(id)
+      const holdings = await this.holdings(id)
+      if (!opts.force && (holdings.activeCas > 0 || holdings.activeDevices > 0)) {
+        throw new PortcullisError('INSTANCE_IN_USE',
+          `instance ${id} still holds ${holdings.activeCas} ACTIVE CA certificate(s) and ${holdings.activeDevices} ACTIVE device certificate(s); ` +
+          'deactivate them first, or delete with force=true (CLI: --force)')
+      }
       // The instance goes first: from then on no connection can reach it, so nothing can
       // auto-register a device under it while its children are being removed.
       await this.store.delete('instances', GLOBAL_SCOPE, id)
-      return current
+      return { before: current, held: holdings }
     })
     await this.deleteChildren(id)
-    return { before: instanceView(before) }
+    const forced = held.activeCas > 0 || held.activeDevices > 0
+    return { before: instanceView(before), held, forced }
+  }
+
+  /** How many ACTIVE CA and device certificates the instance holds. */
+  async holdings(id: string): Promise<InstanceHoldings> {
+    const [cas, devices] = await Promise.all([this.store.list('cas', id), this.store.list('devices', id)])
+    return {
+      activeCas: cas.filter((c) => c.status === 'ACTIVE').length,
+      activeDevices: devices.filter((d) => d.status === 'ACTIVE').length,
+    }
   }
 
   /**

@@ -35,10 +35,26 @@ export const REDACT_PATHS: string[] = [
 /** Errors by allow-list: stable code and message; the stack only when debugging. */
 function serializeError(debug: boolean) {
   return (err: unknown): Record<string, unknown> => {
-    if (!(err instanceof Error)) return { message: String(err) }
+    if (!(err instanceof Error)) {
+      // A plain object (an ioredis reply, a rejection with a non-Error) would print "[object Object]".
+      // Allow-list still: its message and code only, never its other fields (they may hold secrets).
+      if (typeof err !== 'object' || err === null) return { message: String(err) }
+      const { message, code } = err as { message?: unknown; code?: unknown }
+      return {
+        message: typeof message === 'string' ? message : `a ${err.constructor?.name ?? 'plain'} object without a message`,
+        ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+      }
+    }
     const out: Record<string, unknown> = { message: err.message }
     const code = (err as { code?: unknown }).code
     if (typeof code === 'string' || typeof code === 'number') out['code'] = code
+    // The cause is often what says why (a PortcullisError wrapping an ioredis or fs error).
+    const cause = (err as { cause?: unknown }).cause
+    if (cause instanceof Error) {
+      out['cause'] = cause.message
+      const causeCode = (cause as { code?: unknown }).code
+      if (typeof causeCode === 'string' || typeof causeCode === 'number') out['causeCode'] = causeCode
+    }
     if (debug && err.stack !== undefined) out['stack'] = err.stack
     return out
   }

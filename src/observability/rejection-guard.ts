@@ -12,7 +12,7 @@ import type { Metrics } from './metrics'
 export function guardUnhandledRejections(logger: Pick<Logger, 'error'>, metrics: Pick<Metrics, 'unhandledRejections'>): () => void {
   const onRejection = (reason: unknown): void => {
     metrics.unhandledRejections.inc()
-    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection; the process carries on')
+    logger.error({ err: reason }, 'unhandled promise rejection; the process carries on')
   }
   process.on('unhandledRejection', onRejection)
   return () => { process.off('unhandledRejection', onRejection) }

@@ -15,6 +15,7 @@ import type { BlacklistCache } from './blacklist-cache'
 import type { AddressSet, NetworkMap } from '../tunnel/cidr'
 import type { EmbeddedBrokers } from '../backends/embedded-brokers'
 import type { StoreFreshness } from '../store/freshness'
+import type { ConnectionLimits } from './limits/source-limits'
 
 /**
  * Everything the data path may use, built once by the composition root (gateway.ts). No stage
@@ -46,4 +47,9 @@ export interface PipelineDeps {
   readonly metrics: Metrics
   readonly logger: Logger
   readonly embeddedBrokers: EmbeddedBrokers
+  /**
+   * The abuse limits of DESIGN §4 (limits/source-limits.ts). The composition root always builds
+   * them; absent only where a test assembles deps by hand, and then no limit applies.
+   */
+  readonly connectionLimits?: ConnectionLimits
 }

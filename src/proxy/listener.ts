@@ -13,7 +13,8 @@ import { reusePortHandle } from './reuse-port'
  * One TCP listener. Each accepted socket runs the pipeline; a connection over
  * `limits.maxConnections` (counted per process, handshaking and forwarding alike) is refused with
  * CONNECTION_LIMIT before a single byte is read, so a flood of half-open sockets costs a file
- * descriptor each and nothing more.
+ * descriptor each and nothing more. On a listener without PROXY protocol the per-source limits
+ * (rate, concurrency, failed logins: limits/source-limits.ts) are checked here too, as cheaply.
  */
 export class Listener {
   private readonly server: Server
@@ -65,27 +66,54 @@ export class Listener {
   }
 
   private accept(socket: Socket): void {
-    if (this.open.size >= this.deps.config.limits.maxConnections) {
-      this.refuseOverLimit(socket)
+    const maxConnections = this.deps.config.limits.maxConnections
+    if (this.open.size >= maxConnections) {
+      this.refuseEarly(socket, 'CONNECTION_LIMIT', `${maxConnections} connections open (maxConnections)`)
       return
     }
+    const limits = this.deps.connectionLimits
+    // Without PROXY protocol the socket's address is the client's: the per-source limits are
+    // checked here, before the pipeline exists for this connection (stages/source-limits.ts
+    // checks them after the header otherwise).
+    if (limits !== undefined && this.config.proxyProtocol.mode === 'off') {
+      const refusal = limits.sources.admit(socket, normaliseIp(socket.remoteAddress))
+      if (refusal !== undefined) {
+        this.refuseEarly(socket, refusal.reason, refusal.detail)
+        return
+      }
+    }
     this.open.add(socket)
-    socket.once('close', () => this.open.delete(socket))
-    runConnection(socket, this.config, this.protocol, this.pipeline, this.deps).catch((err: unknown) => {
-      this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), listener: this.config.name }, 'pipeline crashed; connection dropped')
-      socket.destroy()
+    socket.once('close', () => {
+      this.open.delete(socket)
+      limits?.sources.release(socket)
     })
+    // The pipeline's end (spliced or refused) is the end of the handshake: its slot is free again.
+    runConnection(socket, this.config, this.protocol, this.pipeline, this.deps).then(
+      () => limits?.handshakes.release(socket),
+      (err: unknown) => {
+        limits?.handshakes.release(socket)
+        this.deps.logger.error({ err: err instanceof Error ? err.message : String(err), listener: this.config.name }, 'pipeline crashed; connection dropped')
+        socket.destroy()
+      },
+    )
   }
 
-  private refuseOverLimit(socket: Socket): void {
+  /** A refusal before a single byte is read: counted, audited, closed (no protocol words yet). */
+  private refuseEarly(socket: Socket, reason: 'CONNECTION_LIMIT' | 'RATE_LIMITED', detail: string): void {
     const protocol = this.config.protocol
     socket.on('error', ignoreSocketError)
-    this.deps.metrics.connectionsRejected.inc({ protocol, instance: NO_INSTANCE, reason: 'CONNECTION_LIMIT' })
+    this.deps.metrics.connectionsRejected.inc({ protocol, instance: NO_INSTANCE, reason })
     this.deps.audit.record({
-      type: 'connection.rejected', outcome: 'failure', protocol, reason: 'CONNECTION_LIMIT',
-      actor: { kind: 'client' }, source: { ip: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 },
-      details: { listener: this.config.name, limit: this.deps.config.limits.maxConnections },
+      type: 'connection.rejected', outcome: 'failure', protocol, reason,
+      actor: { kind: 'client' }, source: { ip: normaliseIp(socket.remoteAddress), port: socket.remotePort ?? 0 },
+      details: { listener: this.config.name, detail },
     })
     socket.destroy()
   }
+}
+
+/** IPv4-mapped IPv6 (`::ffff:192.0.2.1`) as the IPv4 address, as the runner records sources. */
+function normaliseIp(address: string | undefined): string {
+  if (address === undefined) return 'unknown'
+  return address.startsWith('::ffff:') ? address.slice(7) : address
 }

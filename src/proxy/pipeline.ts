@@ -8,12 +8,14 @@ import { tunnelAfterTls, tunnelIdentified } from './stages/tunnel'
 import { freshState } from './stages/fresh-state'
 import { connectUpstream } from './stages/upstream'
 import { recheckBeforeSplice } from './stages/recheck'
+import { handshakeSlot, sourceLimits } from './stages/source-limits'
 
 /**
  * The connection pipeline: the one place that knows the order of the stages. The protocol's own
  * stages (its `identify` and `forward` chains, src/protocols/<name>/module.ts) sit in the middle:
  *
- *   accept ─► PROXY header (trusted LBs; VPC identity) ─► blacklist (address)
+ *   accept ─► PROXY header (trusted LBs; VPC identity) ─► per-source limits (rate, concurrency,
+ *          failed logins) ─► blacklist (address) ─► a handshake slot (maxHandshakesInFlight)
  *          ─► TLS (SNI → instance; Single Tunnel checked inside the handshake) ─► tunnel ─► fresh state
  *          ─► [protocol identify]  MQTT: client certificate chain ─► device certificate ─► CONNECT
  *                                  AMQP: header, Start, Start-Ok ─► AccessKey credentials
@@ -43,7 +45,9 @@ export interface Pipeline {
 export function pipelineFor<H>(protocol: ProtocolModule<H>): Pipeline {
   return Chain.start<Accepted>()
     .then('proxy-header', 'proxied', proxyHeader)
+    .then('source-limits', 'proxied', sourceLimits)
     .then('blacklist-address', 'proxied', blacklistAddress)
+    .then('handshake-slot', 'proxied', handshakeSlot)
     .then('tls', 'secured', tlsHandshake(protocol))
     .then('tunnel', 'secured', tunnelAfterTls)
     .then('fresh-state', 'secured', freshState)

@@ -62,13 +62,41 @@ export class TickBudget {
  *
  * Backpressure: a write that fills `to`'s buffer pauses `from` until 'drain'; a spent budget
  * pauses it until the next turn; it reads again only when neither holds. The end of `from`
- * half-closes `to`, as pipe() does.
+ * half-closes `to`, as pipe() does, unless `onEnd` takes the end over.
+ *
+ * Slow consumers: with `stall`, a wait for 'drain' that lasts `timeoutMs` calls `stall.onStall`
+ * (the splice then closes the session, SLOW_CONSUMER): without it a reader that stops reading
+ * would hold its session, its buffers and the writer's paused socket for ever. One timer per
+ * direction at most, armed at the first wait and re-armed for the remainder only while a wait
+ * lasts, so a busy stream that pauses and drains thousands of times a second costs a timestamp
+ * per pause, not a timer. Waiting on the shared budget is not stalling (it ends next turn).
  */
-export function pump(from: Duplex, to: Duplex, options: { coalesce?: boolean; budget?: TickBudget } = {}): Pump {
-  const { coalesce = false, budget } = options
+export interface PumpOptions {
+  coalesce?: boolean
+  budget?: TickBudget
+  stall?: { readonly timeoutMs: number; readonly onStall: () => void }
+  /** Called instead of `to.end()` when `from` ends. */
+  onEnd?: () => void
+}
+
+export function pump(from: Duplex, to: Duplex, options: PumpOptions = {}): Pump {
+  const { coalesce = false, budget, stall, onEnd: endHandler } = options
   let corked = false
   let drainWait = false
   let turnWait = false
+  let pausedAt = 0
+  let stallTimer: NodeJS.Timeout | undefined
+  const checkStall = (): void => {
+    stallTimer = undefined
+    if (!drainWait || stall === undefined) return
+    const waited = Date.now() - pausedAt
+    if (waited >= stall.timeoutMs) {
+      stall.onStall()
+      return
+    }
+    stallTimer = setTimeout(checkStall, stall.timeoutMs - waited)
+    stallTimer.unref()
+  }
   const uncork = (): void => {
     corked = false
     to.uncork()
@@ -86,6 +114,13 @@ export function pump(from: Duplex, to: Duplex, options: { coalesce?: boolean; bu
     if (!to.write(chunk)) {
       drainWait = true
       from.pause()
+      if (stall !== undefined) {
+        pausedAt = Date.now()
+        if (stallTimer === undefined) {
+          stallTimer = setTimeout(checkStall, stall.timeoutMs)
+          stallTimer.unref()
+        }
+      }
     }
     if (budget !== undefined && !turnWait && budget.charge(chunk.length)) {
       turnWait = true
@@ -97,9 +132,9 @@ export function pump(from: Duplex, to: Duplex, options: { coalesce?: boolean; bu
     drainWait = false
     if (!turnWait) from.resume()
   }
-  const onEnd = (): void => {
+  const onEnd = endHandler ?? ((): void => {
     to.end()
-  }
+  })
   from.on('data', onData)
   to.on('drain', onDrain)
   from.once('end', onEnd)
@@ -109,6 +144,8 @@ export function pump(from: Duplex, to: Duplex, options: { coalesce?: boolean; bu
       to.off('drain', onDrain)
       from.off('end', onEnd)
       budget?.forget(nextTurn)
+      if (stallTimer !== undefined) clearTimeout(stallTimer)
+      stallTimer = undefined
     },
   }
 }

@@ -43,6 +43,8 @@ export function readFrom<T>(
     const onError = (): void => { cleanup(); reject(new ClientGone('error', peer)) }
     const onAbort = (): void => { cleanup(); reject(new ClientGone('aborted', peer)) }
     if (signal.aborted) { reject(new ClientGone('aborted', peer)); return }
+    // A peer gone before this read began has no 'close' left to fire: say so now, not at the deadline.
+    if (stream.destroyed || stream.readableEnded) { reject(new ClientGone('closed', peer)); return }
     stream.on('data', onData)
     stream.once('end', onEnd)
     stream.once('close', onEnd)

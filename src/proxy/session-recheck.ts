@@ -86,7 +86,7 @@ export class SessionRecheck {
     } catch (err) {
       const since = this.failing.get(view.connId) ?? Date.now()
       this.failing.set(view.connId, since)
-      this.options.logger.warn({ conn: view.connId, err: err instanceof Error ? err.message : String(err) }, 'session re-check failed; retrying')
+      this.options.logger.warn({ conn: view.connId, err }, 'session re-check failed; retrying')
       this.scheduleRetries()
       return 'failed'
     }

@@ -16,8 +16,13 @@ import { pump } from './pump'
  * its own writer and nothing is buffered without bound — and the two directions are independent,
  * so a busy one never starves the other. Per chunk there is one write; bytes are counted from the
  * upstream socket's own counters when the session ends.
+ *
+ * A direction that waits for 'drain' longer than `limits.slowConsumerTimeoutMs` ends the session
+ * SLOW_CONSUMER (a reader that stopped reading would otherwise pin both sockets for ever). When
+ * the broker goes away the client is told in its protocol (`backendLost`) at a frame boundary,
+ * then closed: BACKEND_CLOSED.
  */
-export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule, 'session'>, deps: Pick<PipelineDeps, 'processId' | 'upstreamBudget' | 'metrics' | 'audit' | 'sessions' | 'recheck'>): void {
+export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule, 'session'>, deps: Pick<PipelineDeps, 'config' | 'processId' | 'upstreamBudget' | 'metrics' | 'audit' | 'sessions' | 'recheck'>): void {
   const { upstream, client } = conn
   const protocol = conn.listener.protocol
   upstream.setNoDelay(true)
@@ -26,12 +31,16 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
   for (const chunk of conn.upstreamPreamble) upstream.write(chunk)
   for (const chunk of conn.downstreamPreamble) client.write(chunk)
   // Registered before the pump so that it has seen every chunk the pump has written to the client.
-  const { farewell, boundary } = module.session(conn)
+  const { farewell, backendLost, boundary } = module.session(conn)
   if (boundary !== undefined) upstream.on('data', (chunk: Buffer) => boundary.feed(chunk))
+  // A direction whose reader stops draining for slowConsumerTimeoutMs ends the session (pump.ts).
+  const stallMs = deps.config.limits.slowConsumerTimeoutMs
+  const stall = stallMs > 0 ? { stall: { timeoutMs: stallMs, onStall: () => end('SLOW_CONSUMER') } } : {}
   // Client → broker: TLS records coalesced into one write per tick, within the shared budget.
   // Broker → client: plain reads are already large; no budget, so deliveries are never starved.
-  const up = pump(client, upstream, { coalesce: true, budget: deps.upstreamBudget })
-  const down = pump(upstream, client)
+  // The broker's end is not passed on as a half-close: the client gets the protocol's last words.
+  const up = pump(client, upstream, { coalesce: true, budget: deps.upstreamBudget, ...stall })
+  const down = pump(upstream, client, { ...stall, onEnd: () => brokerGone() })
   client.resume()
   upstream.resume()
 
@@ -72,6 +81,20 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
       goodbyeBetweenFrames(upstream, client, boundary, goodbye)
     }
   }
+  // The broker closed or died: the client hears BACKEND_UNAVAILABLE in its protocol (MQTT 5
+  // DISCONNECT 0x80, AMQP Close 320) if its stream is between two frames, else is just closed.
+  const brokerGone = (): void => {
+    if (ended !== undefined) return
+    const spoke = boundary !== undefined ? boundary.framesStarted > 0 : upstream.bytesRead > 0
+    const atBoundary = boundary === undefined || boundary.atBoundary
+    const goodbye = atBoundary ? backendLost?.(spoke) : undefined
+    ended = 'BACKEND_CLOSED'
+    down.stop()
+    up.stop()
+    upstream.destroy()
+    if (goodbye !== undefined || !atBoundary) closeAfterReply(client, goodbye)
+    else endGracefully(client)
+  }
   const session: LiveSession = {
     view,
     kick(reason) {
@@ -106,7 +129,7 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
     end('CLIENT_CLOSED')
     finish()
   })
-  upstream.once('close', () => end('BACKEND_CLOSED'))
+  upstream.once('close', brokerGone)
 
   // In the same turn as the last re-check (stages/recheck.ts): every change from here on reaches
   // this session through the session registry.
@@ -115,6 +138,15 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
   deps.metrics.connectionsAccepted.inc(labels)
   deps.metrics.connectionsActive.inc(labels)
   deps.audit.record({ type: 'connection.accepted', outcome: 'success', protocol, instanceId: view.instanceId, actor, source, details: accepted })
+}
+
+/** Ends a stream that has no last words but may still hold the broker's last bytes unflushed. */
+function endGracefully(stream: Socket): void {
+  if (stream.destroyed) return
+  const force = setTimeout(() => stream.destroy(), 2000)
+  force.unref()
+  stream.once('close', () => clearTimeout(force))
+  stream.end()
 }
 
 function sessionDetails(view: SessionView): Record<string, string> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import type { InstanceRecord } from '../store/records'
+import { tlsProfileOptions, type TlsProfileName } from '../tls/profiles'
 import type { InstanceDirectory } from './instance-directory'
 
 export interface KeyPair {
@@ -13,7 +14,8 @@ export interface KeyPair {
  * (DESIGN §3: "A TLS listener serves the instance's own server certificate for its hostnames,
  * else the default one"). Contexts are built once and reused by every handshake; an instance
  * change drops its entry, and `replaceDefault` swaps the default one, so certificates are
- * replaced without a restart.
+ * replaced without a restart. Every context carries the same TLS profile (tls/profiles.ts:
+ * versions, suites, groups, no renegotiation), so no instance certificate weakens the listener.
  */
 export class TlsContexts {
   private defaultPair: KeyPair
@@ -23,7 +25,12 @@ export class TlsContexts {
   private rotation: NodeJS.Timeout | undefined
 
   /** `ticketKeys` answers the session ticket keys in force now (see tls/ticket-keys.ts). */
-  constructor(defaultPair: KeyPair, directory: InstanceDirectory, private readonly ticketKeys: () => Buffer) {
+  constructor(
+    defaultPair: KeyPair,
+    directory: InstanceDirectory,
+    private readonly ticketKeys: () => Buffer,
+    private readonly profile: TlsProfileName = 'intermediate',
+  ) {
     this.defaultPair = defaultPair
     this.defaultContext = this.build(defaultPair, 'default')
     this.unsubscribe = directory.onChange((id) => this.perInstance.delete(id))
@@ -72,9 +79,9 @@ export class TlsContexts {
 
   private build(pair: KeyPair, scope: string): SecureContext {
     return createSecureContext({
+      ...tlsProfileOptions(this.profile),
       cert: pair.cert,
       key: pair.key,
-      minVersion: 'TLSv1.2',
       ticketKeys: this.ticketKeys(),
       sessionTimeout: SESSION_TIMEOUT_S,
       // Needed for resumption when client certificates are requested; at most 32 bytes.

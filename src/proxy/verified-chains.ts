@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { X509Certificate } from 'node:crypto'
-import type { CaTrustIndex, ChainVerdict } from '../ca/chain'
+import type { CaTrustIndex, ChainRefusal, ChainVerdict } from '../ca/chain'
 import type { CaRecord } from '../store/records'
 
 type Verified = { ca: CaRecord; fromMs: number; untilMs: number }
@@ -36,4 +37,36 @@ export function remember(index: CaTrustIndex, verdict: Extract<ChainVerdict, { o
     untilMs = Math.min(untilMs, Date.parse(cert.validTo))
   }
   cache.set(verdict.leaf.fingerprint256, { ca: verdict.ca, fromMs, untilMs })
+}
+
+type Refused = { reason: ChainRefusal; detail: string | undefined; untilMs: number }
+
+/**
+ * Chains refused after path validation ran (profile or RFC 5280), by the whole presented chain:
+ * a device with a bad certificate that reconnects in a loop must not start a validation each
+ * time. Kept briefly (REFUSAL_TTL_MS) and bounded; a CA change builds a new index and starts over.
+ */
+export const REFUSAL_TTL_MS = 60_000
+const MAX_REFUSALS = 10_000
+const refusals = new WeakMap<CaTrustIndex, Map<string, Refused>>()
+
+export function chainKey(presented: readonly X509Certificate[]): string {
+  const hash = createHash('sha256')
+  for (const cert of presented) hash.update(cert.fingerprint256)
+  return hash.digest('hex')
+}
+
+export function cachedRefusal(index: CaTrustIndex, key: string, nowMs: number): Refused | undefined {
+  const hit = refusals.get(index)?.get(key)
+  return hit !== undefined && nowMs <= hit.untilMs ? hit : undefined
+}
+
+export function rememberRefusal(index: CaTrustIndex, key: string, reason: ChainRefusal, detail: string | undefined, nowMs: number): void {
+  let cache = refusals.get(index)
+  if (cache === undefined) {
+    cache = new Map()
+    refusals.set(index, cache)
+  }
+  if (cache.size >= MAX_REFUSALS) cache.delete(cache.keys().next().value as string)
+  cache.set(key, { reason, detail, untilMs: nowMs + REFUSAL_TTL_MS })
 }

@@ -11,6 +11,10 @@
  *
  * Compaction rewrites the live state as a fresh file: write a temporary file, fsync it, rename it
  * over the log, fsync the directory (so the rename itself survives a crash).
+ *
+ * A log that cannot be written (the start-up compaction failed on a full or read-only disk, or an
+ * append failed) is read-only: appends are refused STORE_READ_ONLY until a `rewrite` succeeds, and
+ * `writeState` says so, for readiness. The log on disk stays the last complete one throughout.
  */
 import { open, readFile, rename, rm } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
@@ -25,12 +29,23 @@ export interface LogContents {
 
 const FILE_MODE = 0o600
 
+/** Errors that mean "this disk cannot take writes now", as opposed to a bug or a lost device. */
+const CANNOT_WRITE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EFBIG'])
+
+export function isCannotWrite(err: unknown): boolean {
+  return CANNOT_WRITE.has(String((err as NodeJS.ErrnoException | undefined)?.code))
+}
+
+export type LogWriteState = { writable: true } | { writable: false; cause: string }
+
 export class AppendLog {
   private broken = false
+  /** Why the last append or the start-up compaction failed, until a write succeeds again. */
+  private failure: string | undefined
   private appendsSinceRewrite = 0
 
   private constructor(
-    private handle: FileHandle,
+    private handle: FileHandle | undefined,
     private size: number,
     private readonly dir: string,
     private readonly file: string,
@@ -65,25 +80,46 @@ export class AppendLog {
     return new AppendLog(handle, size, dir, file)
   }
 
+  /** A log that serves what was read but refuses appends until `rewrite` succeeds. */
+  static readOnly(dir: string, file: string, cause: string): AppendLog {
+    const log = new AppendLog(undefined, 0, dir, file)
+    log.failure = cause
+    return log
+  }
+
+  writeState(): LogWriteState {
+    if (this.handle === undefined || this.broken || this.failure !== undefined) {
+      return { writable: false, cause: this.failure ?? 'the log could not be repaired after a failed write' }
+    }
+    return { writable: true }
+  }
+
   get appendedSinceRewrite(): number {
     return this.appendsSinceRewrite
   }
 
   /** Appends one line and fsyncs. Callers serialise appends (one at a time). */
   async append(value: unknown): Promise<void> {
-    if (this.broken) throw new PortcullisError('STORE_UNAVAILABLE', 'the store log could not be repaired after a failed write')
+    const handle = this.handle
+    if (handle === undefined || this.broken) {
+      throw new PortcullisError('STORE_READ_ONLY', `the store is read-only (${this.failure ?? 'the log could not be repaired after a failed write'})`)
+    }
     const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8')
     try {
       let written = 0
       while (written < bytes.length) {
-        const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, null)
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, null)
         written += bytesWritten
       }
-      await this.handle.datasync()
+      await handle.datasync()
     } catch (err) {
-      await this.undoPartialAppend()
+      await this.undoPartialAppend(handle)
+      const code = String((err as NodeJS.ErrnoException).code ?? 'EIO')
+      this.failure = `a write failed (${code})`
+      if (isCannotWrite(err)) throw new PortcullisError('STORE_READ_ONLY', `the store cannot write (${code}); it serves reads only until it can`, { cause: err })
       throw new PortcullisError('STORE_UNAVAILABLE', 'could not write the store log', { cause: err })
     }
+    this.failure = undefined
     this.size += bytes.length
     this.appendsSinceRewrite += 1
   }
@@ -92,24 +128,26 @@ export class AppendLog {
   async rewrite(values: Iterable<unknown>): Promise<void> {
     const size = await writeSnapshot(this.dir, this.file, values)
     const handle = await open(join(this.dir, this.file), 'a', FILE_MODE)
-    await this.handle.close().catch(() => undefined)
+    await this.handle?.close().catch(() => undefined)
     this.handle = handle
     this.size = size
     this.appendsSinceRewrite = 0
+    this.broken = false
+    this.failure = undefined
   }
 
   async close(): Promise<void> {
-    await this.handle.close()
+    await this.handle?.close()
   }
 
   /**
    * A failed write may have left part of a line behind; later lines after it would make the log
    * unreadable. Cut the file back to its last good length, or refuse further writes.
    */
-  private async undoPartialAppend(): Promise<void> {
+  private async undoPartialAppend(handle: FileHandle): Promise<void> {
     try {
-      await this.handle.truncate(this.size)
-      await this.handle.datasync()
+      await handle.truncate(this.size)
+      await handle.datasync()
     } catch {
       this.broken = true
     }

@@ -12,24 +12,37 @@
  * - every record handed out is a copy.
  * On open the log is replayed (a torn last line is dropped) and compacted; it is compacted again
  * while running once it holds many more lines than records.
+ *
+ * One process per data directory (DESIGN §4): an exclusive lock (dir-lock.ts) is taken before the
+ * log is read, and a second process is refused STORE_LOCKED naming the holder's pid.
+ *
+ * A disk that cannot take writes (full, read-only, quota) does not stop the store from starting:
+ * when the start-up compaction cannot be written, the store opens read-only — reads are served from
+ * the replayed log, writes are refused STORE_READ_ONLY — and `writeState()` says so, for `/readyz`.
+ * The same holds once an append fails while running. Recovery is a compaction: tried before a
+ * write (at most once a second) and every `recoverEveryMs` in the background; once it succeeds the
+ * store is writable again. The log on disk is the last complete one throughout.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { PortcullisError } from '../errors'
-import { AppendLog } from './append-log'
+import { AppendLog, isCannotWrite, type LogWriteState } from './append-log'
+import { acquireDirLock, type DirLock } from './dir-lock'
 import { ListenerSet, silentLogger } from './listeners'
 import type { StoreLogger } from './listeners'
 import { MemoryTables, toLogEntry } from './memory-tables'
 import type { LogEntry } from './memory-tables'
 import { KeyedMutex } from './mutex'
-import { NonceCache } from './nonce-cache'
+import { NonceLog } from './nonce-cache'
 import type { Collection, Records } from './records'
 import type { BroadcastMessage, ChangeEvent, Store } from './store'
 
 const LOG_FILE = 'store.log'
 /** Compact while running once the log has this many lines past the snapshot (and 2× the records). */
 const COMPACT_AFTER_APPENDS = 10_000
+/** A write on a read-only store tries to recover at most this often. */
+const RECOVER_ON_WRITE_MS = 1000
 
 /** Data directories open in this process: a second writer on one log would corrupt it. */
 const openDirs = new Set<string>()
@@ -38,6 +51,8 @@ export interface EmbeddedStoreOptions {
   dataDir: string
   processId?: string
   logger?: StoreLogger
+  /** How often a read-only store tries to become writable in the background (ms, default 5000). */
+  recoverEveryMs?: number
 }
 
 export class EmbeddedStore implements Store {
@@ -48,7 +63,10 @@ export class EmbeddedStore implements Store {
   private readonly changes: ListenerSet<ChangeEvent>
   private readonly broadcasts: ListenerSet<BroadcastMessage>
   private readonly locks = new KeyedMutex()
-  private readonly nonces = new NonceCache()
+  /** Admin nonces, durable in `<dataDir>/nonces.log` (nonce-cache.ts); opened at the first claim. */
+  private nonces: Promise<NonceLog> | undefined
+  private readonly recoverTimer: NodeJS.Timeout
+  private lastRecovery = 0
 
   private constructor(
     private readonly tables: MemoryTables,
@@ -56,9 +74,16 @@ export class EmbeddedStore implements Store {
     private readonly dataDir: string,
     private readonly processId: string,
     private readonly logger: StoreLogger,
+    private lock: DirLock | undefined,
+    recoverEveryMs: number,
   ) {
     this.changes = new ListenerSet('change', logger)
     this.broadcasts = new ListenerSet('broadcast', logger)
+    this.recoverTimer = setInterval(() => {
+      if (this.state !== 'open' || this.log.writeState().writable) return
+      this.writes = this.writes.then(() => this.recover()).catch(() => undefined)
+    }, recoverEveryMs)
+    this.recoverTimer.unref()
   }
 
   static async open(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
@@ -68,19 +93,30 @@ export class EmbeddedStore implements Store {
       throw new PortcullisError('STORE_UNAVAILABLE', `the data directory ${dataDir} is already open in this process`)
     }
     openDirs.add(dataDir)
+    let lock: DirLock | undefined
     try {
       // 0700: the log holds sealed secrets and account data; only the gateway's user reads it.
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
+      lock = await lockUnlessReadOnlyDisk(dataDir, logger)
       const { values, tornTail } = await AppendLog.read(dataDir, LOG_FILE)
       if (tornTail) logger.warn({ dataDir }, 'ignored a torn last line in the store log (a write interrupted by a crash)')
       const tables = new MemoryTables()
       values.forEach((value, index) => tables.apply(toLogEntry(value, index)))
-      const log = await AppendLog.create(dataDir, LOG_FILE, tables.snapshot())
-      return new EmbeddedStore(tables, log, dataDir, opts.processId ?? randomUUID(), logger)
+      const log = lock === undefined
+        ? AppendLog.readOnly(dataDir, LOG_FILE, 'the data directory is on a read-only filesystem')
+        : await openLog(dataDir, tables, logger)
+      const recoverEveryMs = opts.recoverEveryMs ?? 5000
+      return new EmbeddedStore(tables, log, dataDir, opts.processId ?? randomUUID(), logger, lock, recoverEveryMs)
     } catch (err) {
+      await lock?.release().catch(() => undefined)
       openDirs.delete(dataDir)
       throw err
     }
+  }
+
+  /** Whether writes can be made now; a read-only store serves reads (see the class comment). */
+  writeState(): LogWriteState {
+    return this.log.writeState()
   }
 
   async get<C extends Collection>(collection: C, scope: string, id: string): Promise<Records[C] | undefined> {
@@ -155,7 +191,20 @@ export class EmbeddedStore implements Store {
 
   async claimNonce(nonce: string, ttlMs: number): Promise<boolean> {
     this.ensureOpen()
-    return this.nonces.claim(nonce, ttlMs)
+    if (this.nonces === undefined) {
+      const opening = NonceLog.open(this.dataDir)
+      this.nonces = opening
+      // A failed open is retried by the next claim rather than remembered.
+      opening.catch(() => { if (this.nonces === opening) this.nonces = undefined })
+    }
+    try {
+      return await (await this.nonces).claim(nonce, ttlMs)
+    } catch (err) {
+      // Still refused (an unrecorded nonce could be replayed), but named for what it is: a disk
+      // that cannot take writes, the same code every other write and /readyz answer then.
+      if (cannotWriteCause(err)) throw new PortcullisError('STORE_READ_ONLY', 'the request nonce cannot be recorded: the store is read-only', { cause: err })
+      throw err
+    }
   }
 
   onChange(listener: (event: ChangeEvent) => void): () => void {
@@ -188,15 +237,29 @@ export class EmbeddedStore implements Store {
 
   private async shutdown(): Promise<void> {
     this.state = 'closing'
+    clearInterval(this.recoverTimer)
     await this.writes
-    this.nonces.close()
+    await (await this.nonces?.catch(() => undefined))?.close().catch(() => undefined)
     this.changes.clear()
     this.broadcasts.clear()
     try {
       await this.log.close()
     } finally {
+      await this.lock?.release().catch(() => undefined)
       this.state = 'closed'
       openDirs.delete(this.dataDir)
+    }
+  }
+
+  /** Compacts to make a read-only log writable again (taking the lock first if it has none). */
+  private async recover(): Promise<void> {
+    this.lastRecovery = Date.now()
+    try {
+      this.lock ??= await acquireDirLock(this.dataDir)
+      await this.log.rewrite(this.tables.snapshot())
+      this.logger.warn({ dataDir: this.dataDir }, 'the store can write again')
+    } catch {
+      // Still read-only (or another process took the lock meanwhile): writes keep being refused.
     }
   }
 
@@ -211,7 +274,10 @@ export class EmbeddedStore implements Store {
     } catch (err) {
       return Promise.reject(err)
     }
-    const run = this.writes.then(fn)
+    const run = this.writes.then(async () => {
+      if (!this.log.writeState().writable && Date.now() - this.lastRecovery >= RECOVER_ON_WRITE_MS) await this.recover()
+      return fn()
+    })
     this.writes = run.catch(() => undefined)
     return run
   }
@@ -248,4 +314,35 @@ function copyIn<T>(value: T): T {
 
 function copyOut(value: unknown): unknown {
   return value === undefined ? undefined : structuredClone(value)
+}
+
+/** True when `err` or one of its causes is a disk that cannot take writes (full, read-only). */
+function cannotWriteCause(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isCannotWrite(e) || (e as { code?: unknown }).code === 'STORE_READ_ONLY') return true
+  }
+  return false
+}
+
+/** The lock, or none when the disk is read-only (then nobody can write the log, and we start read-only). */
+async function lockUnlessReadOnlyDisk(dataDir: string, logger: StoreLogger): Promise<DirLock | undefined> {
+  try {
+    return await acquireDirLock(dataDir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EROFS') throw err
+    logger.warn({ dataDir }, 'the data directory is read-only: the store serves reads only')
+    return undefined
+  }
+}
+
+/** Compacts and opens the log, or opens it read-only when the disk cannot take the compaction. */
+async function openLog(dataDir: string, tables: MemoryTables, logger: StoreLogger): Promise<AppendLog> {
+  try {
+    return await AppendLog.create(dataDir, LOG_FILE, tables.snapshot())
+  } catch (err) {
+    if (!isCannotWrite(err)) throw err
+    const code = String((err as NodeJS.ErrnoException).code)
+    logger.warn({ dataDir, code }, 'the store log cannot be compacted at start: the store serves reads only until it can write')
+    return AppendLog.readOnly(dataDir, LOG_FILE, `the start-up compaction failed (${code})`)
+  }
 }

@@ -19,3 +19,12 @@ export async function openStore(config: StoreConfig, processId?: string, logger?
   if (config.kind === 'embedded') return EmbeddedStore.open({ dataDir: config.dataDir, ...common })
   return RedisStore.open({ url: config.url, keyPrefix: config.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX, ...common })
 }
+
+/**
+ * Whether the store can write now (for `/readyz`): the embedded store may be read-only on a full or
+ * read-only disk (src/store/embedded.ts); the Redis store reports its state through `ping` and
+ * freshness instead.
+ */
+export function storeWriteState(store: Store): { writable: true } | { writable: false; cause: string } {
+  return store instanceof EmbeddedStore ? store.writeState() : { writable: true }
+}

@@ -94,6 +94,45 @@ t.test('decodes well-formed CONNECT packets of every version', async (t) => {
   t.equal(v5.kind === 'connect' && v5.packet.properties?.sessionExpiryInterval, 120, '5.0 session expiry property')
 })
 
+/** A CONNECT with an empty client id: `version` 3, 4 or 5, `flags` the Connect Flags octet. */
+function emptyClientId(version: 3 | 4 | 5, flags: number): Buffer {
+  const head = version === 3 ? bytes(0x00, 0x06, 'MQIsdp', 0x03) : bytes(0x00, 0x04, 'MQTT', version)
+  const body = bytes(
+    head, //                       protocol name and level
+    flags, //                      0x00 = CleanSession/CleanStart 0, 0x02 = 1
+    0x00, 0x3c, //                 keepalive 60
+    version === 5 ? [0x00] : [], // 5.0: no properties
+    0x00, 0x00, //                 client id: zero-length string
+  )
+  return bytes(0x10, body.length, body)
+}
+
+t.test('an empty client id is assigned by the broker in 5.0 whatever CleanStart says, in 3.1.1 only with a clean session', async (t) => {
+  const cases = [
+    // MQTT 5 §3.1.3.1: a zero-length ClientID is the Server's to assign [MQTT-3.1.3-6]; CleanStart
+    // plays no part (unlike 3.1.1 [MQTT-3.1.3-8]), and the CONNACK carries the Assigned Client Identifier.
+    { name: '5.0, CleanStart 0', input: emptyClientId(5, 0x00), accepted: true, clean: false },
+    { name: '5.0, CleanStart 1', input: emptyClientId(5, 0x02), accepted: true, clean: true },
+    { name: '3.1.1, CleanSession 1 [MQTT-3.1.3-7]', input: emptyClientId(4, 0x02), accepted: true, clean: true },
+    { name: '3.1.1, CleanSession 0 [MQTT-3.1.3-8]', input: emptyClientId(4, 0x00), accepted: false, version: 4 },
+    { name: '3.1, CleanSession 1 (3.1 requires a client id)', input: emptyClientId(3, 0x02), accepted: false, version: 3 },
+  ] as const
+  for (const c of cases) {
+    for (const [how, result] of [['whole', readAll(c.input)], ['byte by byte', readByteByByte(c.input)]] as const) {
+      if (c.accepted) {
+        t.equal(result.kind, 'connect', `${c.name} (${how}) is accepted: ${JSON.stringify(result)}`)
+        if (result.kind !== 'connect') continue
+        t.equal(result.packet.clientId, '', `${c.name} (${how}) client id stays empty`)
+        t.equal(result.packet.clean, c.clean, `${c.name} (${how}) clean flag`)
+        t.same(result.raw, c.input, `${c.name} (${how}) is forwarded byte for byte`)
+      } else {
+        t.equal(result.kind === 'error' && result.refusal, 'CLIENT_ID_REJECTED', `${c.name} (${how}) is refused`)
+        t.equal(result.kind === 'error' && result.protocolVersion, c.version, `${c.name} (${how}) answered in its own version`)
+      }
+    }
+  }
+})
+
 t.test('returns the bytes pipelined after CONNECT as rest', async (t) => {
   const pingreq = bytes(0xc0, 0x00)
   const publish = bytes(0x30, 0x05, 0x00, 0x01, 't', 'h', 'i')
@@ -202,13 +241,14 @@ t.test('refuses malformed CONNECTs with an error result and a usable protocol ve
   }
 })
 
-t.test('refuses an oversized CONNECT from its header, before the body arrives', async (t) => {
+t.test('refuses an oversized CONNECT from its header and version octets, before the body arrives', async (t) => {
   const reader = new ConnectReader(256)
   t.same(reader.push(bytes(0x10)), { kind: 'need-more' }, 'type octet alone')
-  const result = reader.push(bytes(0x80, 0x80, 0x01)) // remaining length 16384
+  t.same(reader.push(bytes(0x80, 0x80, 0x01)), { kind: 'need-more' }, 'remaining length 16384: waits only for the octets that name the version')
+  const result = reader.push(bytes(0x00, 0x04, 'MQTT', 0x05))
   t.equal(result.kind, 'error')
   t.equal(result.kind === 'error' && result.refusal, 'PACKET_TOO_LARGE')
-  t.equal(result.kind === 'error' && result.protocolVersion, undefined, 'no body seen, so no version')
+  t.equal(result.kind === 'error' && result.protocolVersion, 5, 'answered in the client\'s version [MQTT-3.2.2-6]')
 })
 
 t.test('refuses the first octet at once when it is not CONNECT', async (t) => {

@@ -44,3 +44,38 @@ export function identified<H>(socket: Socket, hello: H, over: Partial<Omit<Ident
     ...over,
   }
 }
+
+/** A handshake deadline for a stage test: the signal aborts after `ms`, as the runner's would. */
+export function deadline(ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), ms)
+  return { signal: controller.signal, clear: () => clearTimeout(timer) }
+}
+
+/** How a stage call ended: its step, or what it threw, and after how long. */
+export interface Settled<S> {
+  readonly step?: S
+  readonly error?: unknown
+  readonly ms: number
+}
+
+export async function settle<S>(run: () => S | Promise<S>): Promise<Settled<S>> {
+  const start = performance.now()
+  try {
+    const step = await run()
+    return { step, ms: performance.now() - start }
+  } catch (error) {
+    return { error, ms: performance.now() - start }
+  }
+}
+
+/**
+ * Counts unhandled promise rejections from now on (properties assert it stays 0); the listener
+ * is removed by `stop`.
+ */
+export function unhandledRejections(): { count(): number; stop(): void } {
+  let n = 0
+  const listener = (): void => { n += 1 }
+  process.on('unhandledRejection', listener)
+  return { count: () => n, stop: () => { process.off('unhandledRejection', listener) } }
+}

@@ -34,7 +34,7 @@ t.test('the admin harness and a real gateway answer a request signed by an API-c
     const real = await viaGateway('GET', url, gwKeyRes.body)
     const harness = await viaHarness('GET', url, hKeyRes.json() as Key)
     t.same(harness, real, `GET ${url}: the harness answers as the gateway does`)
-    t.same(real, { status: 401, code: 'SIGNATURE_INVALID' }, `GET ${url}: only the root key signs admin calls`)
+    t.same(real, { status: 403, code: 'ACCESS_DENIED' }, `GET ${url}: a signed call from a non-root key is verified, then refused: only the root key administers`)
   }
 
   // Control: each side's root key is accepted, so the 401 above is about the key, not the setup.

@@ -5,7 +5,7 @@
  * every static password, in clear and in the encodings a careless write would use.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, lstat, readlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Redis from 'ioredis'
@@ -95,7 +95,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 async function dumpDirectory(dir: string): Promise<string> {
   const parts: string[] = []
   for (const file of await filesUnder(dir)) {
-    const bytes = await readFile(file)
+    // The directory lock (src/store/dir-lock.ts) is a symlink whose target is the holder's pid: its
+    // text is searched too, but it points at nothing to read.
+    const link = await lstat(file)
+    const bytes = link.isSymbolicLink() ? Buffer.from(await readlink(file), 'latin1') : await readFile(file)
     // latin1 keeps every byte as one character, so binary files are searched too.
     parts.push(`--- ${file}\n`, bytes.toString('latin1'))
   }

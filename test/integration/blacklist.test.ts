@@ -108,7 +108,7 @@ t.test('the blacklist refuses new connections and closes live sessions of both p
     const client = await mq.connect(await mq.device(), { clientId })
     t.ok(client.connected)
     await client.endAsync()
-    t.equal((await tg.admin('DELETE', `/v1/instances/${other.instanceId}`)).status, 204)
+    t.equal((await tg.admin('DELETE', `/v1/instances/${other.instanceId}?force=true`)).status, 204)
     t.equal((await tg.admin('GET', `/v1/blacklist/${id}`)).status, 404, 'an instance takes its own entries with it')
   })
 })

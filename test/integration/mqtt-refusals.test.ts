@@ -108,13 +108,20 @@ t.test('refusals: every bad device gets a reason code, an audit event and a CONN
     t.equal(event.reason, 'PROTOCOL_ERROR')
   })
 
-  t.test('an oversized CONNECT is refused as soon as its length is read', async (t) => {
+  t.test('an oversized CONNECT is refused as soon as its length and protocol level are read, in its version', async (t) => {
     const socket = await fx.rawTls(await fx.device())
     const port = socket.localPort
-    socket.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f])) // declares 256 MiB
+    const received: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    // Declares 256 MiB; then only the protocol name and level 5, never the body.
+    socket.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]))
+    socket.write(Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05]))
     await new Promise((resolve) => socket.once('close', resolve))
     const event = await tg.waitForEvent((e) => e.type === 'connection.rejected' && e.source?.port === port)
     t.equal(event.reason, 'PROTOCOL_ERROR')
+    const connack = Buffer.concat(received)
+    t.equal(connack[0], 0x20, 'a CONNACK')
+    t.equal(connack[3], 0x95, 'MQTT 5 reason 0x95 packet too large [MQTT-3.2.2-6]')
   })
 
   t.test('a first packet that is not CONNECT', async (t) => {

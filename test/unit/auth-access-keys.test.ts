@@ -118,3 +118,65 @@ t.test('re-wraps every secret after a master key rotation', async (t) => {
   t.equal(await after.secretOf(a.accessKeyId), a.accessKeySecret)
   t.equal(await after.secretOf(b.accessKeyId), b.accessKeySecret)
 })
+
+/** Counts the store reads of AccessKey records (a spy on the real store, which still answers). */
+function countReads(store: AuthStore['store']): { readonly count: number } {
+  const get = store.get.bind(store)
+  const counter = { count: 0 }
+  store.get = ((collection: string, scope: string, id: string) => {
+    if (collection === 'accessKeys') counter.count++
+    return get(collection as never, scope, id)
+  }) as typeof store.get
+  return counter
+}
+
+t.test('a flood of logins naming an unknown AccessKey reads the store once per TTL, not once per login', async (t) => {
+  const { store, keyring } = await setup(t)
+  const keys = new AccessKeyService(store, keyring, { negativeCacheTtlMs: 200 })
+  t.teardown(() => keys.close())
+  const reads = countReads(store)
+  const unknown = 'LTAIunknownunknownunkno'
+  const answers = await Promise.all(Array.from({ length: 50 }, () => keys.credentialOf(unknown)))
+  t.ok(answers.every((a) => a === undefined), 'unknown every time')
+  for (let i = 0; i < 50; i++) t.equal(await keys.secretOf(unknown), undefined)
+  t.equal(reads.count, 1, '100 lookups, concurrent and sequential, one store read')
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  t.equal(await keys.secretOf(unknown), undefined)
+  t.equal(reads.count, 2, 'read again once the negative answer expired')
+})
+
+t.test('the negative cache is bounded and forgets an id as soon as a key with it is created (on any replica)', async (t) => {
+  const { store, keyring, keys } = await setup(t)
+  const other = new AccessKeyService(store, keyring, { negativeCacheSize: 2, negativeCacheTtlMs: 60_000 })
+  t.teardown(() => other.close())
+  const created = await keys.create()
+  const record = await store.get('accessKeys', GLOBAL_SCOPE, created.accessKeyId)
+  await store.take('accessKeys', GLOBAL_SCOPE, created.accessKeyId)
+  await tick()
+  t.equal(await other.secretOf(created.accessKeyId), undefined, 'absent now, and remembered as absent')
+  const reads = countReads(store)
+  t.equal(await other.secretOf(created.accessKeyId), undefined)
+  t.equal(reads.count, 0, 'answered from the negative cache')
+  // The key comes (back) into existence through the store, as another replica's create does.
+  await store.create('accessKeys', GLOBAL_SCOPE, created.accessKeyId, record!)
+  await tick()
+  await tick()
+  t.equal(await other.secretOf(created.accessKeyId), created.accessKeySecret, 'the change event dropped the negative entry')
+
+  for (const id of ['LTAIunknownunknownunkn1', 'LTAIunknownunknownunkn2', 'LTAIunknownunknownunkn3']) await other.secretOf(id)
+  const before = reads.count
+  await other.secretOf('LTAIunknownunknownunkn1')
+  t.equal(reads.count, before + 1, 'the oldest of more than negativeCacheSize ids was dropped')
+  await other.secretOf('LTAIunknownunknownunkn3')
+  t.equal(reads.count, before + 1, 'the newest are still remembered')
+})
+
+t.test('credentialOf answers the secret of an Inactive key with its status (the authenticator checks the HMAC first)', async (t) => {
+  const { keys } = await setup(t)
+  const { accessKeyId, accessKeySecret } = await keys.create()
+  await keys.setStatus(accessKeyId, 'Inactive')
+  const credential = await keys.credentialOf(accessKeyId)
+  t.equal(credential?.status, 'Inactive')
+  t.equal(credential?.secret, accessKeySecret)
+  await rejectsWith(t, keys.secretOf(accessKeyId), 'ACCESS_KEY_INACTIVE')
+})

@@ -120,6 +120,26 @@ t.test('refuses every kind of login with a disabled AccessKey, and admits again 
   t.ok((await f.auth.authenticate(stat)).ok)
 })
 
+t.test('says a key is disabled only to a client that proved its secret: without it, BAD_CREDENTIALS as for an unknown key', async (t) => {
+  const f = await setup(t)
+  await f.keys.setStatus(f.ak, 'Inactive')
+  const { securityToken } = await f.tokens.issue((await f.keys.create()).accessKeyId, 600)
+  const guesses: Array<[string, { username: string; password: string }]> = [
+    ['dynamic login with a guessed secret', dynamic(f.ak, 'guessed-secret', NOW)],
+    ['dynamic login with a guessed secret, outside the window', dynamic(f.ak, 'guessed-secret', NOW - 2 * WINDOW)],
+    ['static login with a guessed secret', { username: encodeUserName({ type: 2, instanceId: INSTANCE, accessKeyId: f.ak }), password: passwordFor('guessed-secret', STATIC_TS) }],
+    ['STS login with a guessed secret', { username: encodeUserName({ type: 0, instanceId: INSTANCE, accessKeyId: f.ak, securityToken }), password: passwordFor('guessed-secret', String(NOW)) }],
+  ]
+  for (const [name, creds] of guesses) {
+    const r = await f.auth.authenticate(creds)
+    t.test(name, async (t) => refused(t, r, 'BAD_CREDENTIALS', /signature does not match/))
+  }
+  const unknown = await f.auth.authenticate(dynamic('LTAIunknownunknownunkno', 'guessed-secret', NOW))
+  const disabled = await f.auth.authenticate(dynamic(f.ak, 'guessed-secret', NOW))
+  t.equal(!disabled.ok && disabled.reason, !unknown.ok && unknown.reason, 'a disabled key and an unknown one look the same to a guesser')
+  refused(t, await f.auth.authenticate(dynamic(f.ak, f.sk, NOW)), 'ACCESS_KEY_INACTIVE', /disabled/)
+})
+
 t.test('admits a static user with its createTimestamp password, whatever the time', async (t) => {
   const f = await setup(t)
   const creds = await createStatic(f)

@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { connect, createServer } from 'node:tls'
 import type { TLSSocket } from 'node:tls'
@@ -254,57 +253,4 @@ t.test('decides on the chain a real TLS client sends (rejectUnauthorized:false o
   await dial({ key: device.key, cert: device.cert })
   await dial({})
   t.same(verdicts.map((v) => (v.ok ? `ok:${v.leaf.subject}` : v.reason)), ['ok:CN=tls-device', 'CLIENT_CERT_UNTRUSTED', 'CLIENT_CERT_MISSING'])
-})
-
-/**
- * x509-limbo (see /work/shared/testdata/README.md): trusted certs become ACTIVE registered CAs, the
- * untrusted intermediates and the peer become the presented chain. Only cases about path building
- * and the certificate properties this check applies are compared; the rest test server-name,
- * EKU, name-constraint and CA/B-Forum profile rules that a client-certificate check does not apply.
- */
-const LIMBO_PATH = '/work/shared/testdata/x509-limbo-2023-12-02.json'
-const LIMBO_CASES = [
-  'pathlen::ee-with-intermediate-pathlen-0', 'pathlen::ee-with-intermediate-pathlen-1',
-  'pathlen::ee-with-intermediate-pathlen-2', 'pathlen::intermediate-violates-pathlen-0',
-  'pathlen::intermediate-pathlen-may-increase', 'pathlen::intermediate-pathlen-too-long',
-  'pathlen::self-issued-certs-pathlen',
-  'pathological::multiple-chains-expired-intermediate', 'pathological::intermediate-cycle-distinct-cas',
-  'pathological::intermediate-cycle-distinct-cas-max-depth', 'pathological::intermediate-cycle-same-logical-ca',
-  'rfc5280::validity::expired-root', 'rfc5280::validity::expired-intermediate', 'rfc5280::validity::expired-leaf',
-  'rfc5280::chain-untrusted-root', 'rfc5280::intermediate-ca-without-ca-bit',
-  'rfc5280::intermediate-ca-missing-basic-constraints', 'rfc5280::root-missing-basic-constraints',
-  'rfc5280::root-inconsistent-ca-extensions', 'rfc5280::ica-ku-keycertsign', 'rfc5280::leaf-ku-keycertsign',
-  'rfc5280::unknown-critical-extension-ee', 'rfc5280::unknown-critical-extension-root',
-  'rfc5280::unknown-critical-extension-intermediate', 'rfc5280::duplicate-extensions',
-  'rfc5280::mismatching-signature-algorithm', 'rfc5280::no-keyusage', 'rfc5280::no-basicconstraints',
-  'rfc5280::aki::self-signed-root-missing-aki', 'rfc5280::ee-aia',
-  'webpki::ee-basicconstraints-ca', 'webpki::cryptographydotio-chain',
-  'webpki::cryptographydotio-chain-missing-intermediate',
-  'online::akamai.com', 'online::google.com', 'online::cloudflare.com', 'online::microsoft.com',
-]
-
-interface LimboCase {
-  id: string
-  trusted_certs: string[]
-  untrusted_intermediates: string[]
-  peer_certificate: string
-  validation_time: string | null
-  expected_result: 'SUCCESS' | 'FAILURE'
-}
-
-t.test('agrees with x509-limbo on the path-validation cases that apply', async (t) => {
-  const all = (JSON.parse(readFileSync(LIMBO_PATH, 'utf8')) as { testcases: LimboCase[] }).testcases
-  const byId = new Map(all.map((c) => [c.id, c]))
-  for (const id of LIMBO_CASES) {
-    const tc = byId.get(id)
-    if (tc === undefined) {
-      t.fail(`limbo case ${id} not found`)
-      continue
-    }
-    const records = tc.trusted_certs.map((pem) => caRecord(pem))
-    const presented = [tc.peer_certificate, ...tc.untrusted_intermediates]
-    const now = tc.validation_time === null ? new Date() : new Date(tc.validation_time)
-    const verdict = check(presented, records, now)
-    t.equal(verdict.ok ? 'SUCCESS' : 'FAILURE', tc.expected_result, id)
-  }
 })

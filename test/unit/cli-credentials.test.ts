@@ -59,7 +59,9 @@ t.test('access-key commands create, list, disable, enable, issue a token and del
   const asKey = { PORTCULLIS_ADMIN_URL: url, PORTCULLIS_ACCESS_KEY_ID: accessKeyId, PORTCULLIS_ACCESS_KEY_SECRET: accessKeySecret }
   const refused = await run(['instance', 'list'], asKey)
   t.equal(refused.code, 1, 'the new key does not sign admin calls: only the root key does')
-  t.match(refused.err, /^SIGNATURE_INVALID: /)
+  t.match(refused.err, /^ACCESS_DENIED: /)
+  t.match(refused.err, new RegExp(`endpoint ${url} \\(from PORTCULLIS_ADMIN_URL\\), AccessKey ${accessKeyId} \\(from PORTCULLIS_ACCESS_KEY_ID/PORTCULLIS_ACCESS_KEY_SECRET\\)`), 'the error names the endpoint and the key it used')
+  t.notOk(refused.err.includes(accessKeySecret), 'but never the secret')
   t.equal((await run(['access-key', 'disable', accessKeyId])).json().status, 'Inactive')
   t.equal((await run(['access-key', 'enable', '--id', accessKeyId])).json().status, 'Active')
   t.equal((await run(['access-key', 'show', accessKeyId])).json().status, 'Active')

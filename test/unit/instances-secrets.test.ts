@@ -33,10 +33,10 @@ async function setup(t: Test): Promise<Setup> {
   return { dir, storeDir, store, keyring, service: new InstanceService(store, { keyring }) }
 }
 
-/** Every byte the embedded store keeps on disk. */
+/** Every byte the embedded store keeps on disk (regular files: the directory lock may be a link). */
 async function storeBytes(storeDir: string): Promise<string> {
-  const files = await readdir(storeDir)
-  const texts = await Promise.all(files.map((f) => readFile(join(storeDir, f), 'latin1')))
+  const entries = await readdir(storeDir, { withFileTypes: true })
+  const texts = await Promise.all(entries.filter((e) => e.isFile()).map((e) => readFile(join(storeDir, e.name), 'latin1')))
   return texts.join('\n')
 }
 

@@ -91,7 +91,7 @@ t.test('a server certificate must match its key, and the key never shows in a vi
   t.notOk(JSON.stringify(after).includes('PRIVATE KEY'))
 })
 
-t.test('delete removes the instance with its CAs, devices, registration code and static accounts', async (t) => {
+t.test('a forced delete removes the instance with its CAs, devices, registration code and static accounts', async (t) => {
   const { store, service } = await setup(t)
   await service.create({ id: 'gone', protocol: 'mqtt' })
   await service.create({ id: 'kept', protocol: 'mqtt' })
@@ -102,8 +102,12 @@ t.test('delete removes the instance with its CAs, devices, registration code and
   await store.put('devices', 'gone', 'd1', { id: 'd1', instanceId: 'gone', caId: 'ca1', pem: '', serialNumber: '2', subject: 'CN=d', notBefore: time, notAfter: time, status: 'ACTIVE', registeredBy: 'auto', createdAt: time, updatedAt: time })
   await store.put('registrationCodes', 'gone', 'current', { instanceId: 'gone', code: 'abc', expiresAt: time })
   await store.put('staticAccounts', 'gone', 'AK1', { instanceId: 'gone', accessKeyId: 'AK1', userName: 'u', createTimestamp: '1', createdAt: time })
-  const { before } = await service.delete('gone')
+  await rejectsWith(t, service.delete('gone'), 'INSTANCE_IN_USE')
+  t.same(await service.holdings('gone'), { activeCas: 1, activeDevices: 1 }, 'an unforced delete removed nothing')
+  const { before, forced, held } = await service.delete('gone', { force: true })
   t.equal(before?.id, 'gone')
+  t.equal(forced, true)
+  t.same(held, { activeCas: 1, activeDevices: 1 })
   await rejectsWith(t, service.get('gone'), 'NOT_FOUND')
   t.equal(await store.count('cas', 'gone'), 0)
   t.equal(await store.count('devices', 'gone'), 0)

@@ -40,6 +40,17 @@ t.test('serializes errors by allow-list: code and message, stack only at debug',
   t.match(debug?.['err'], { message: 'backend down', code: 'ECONNREFUSED', stack: /Error: backend down/ })
 })
 
+t.test('an error logs its cause, and a thrown non-Error its message and code only, never "[object Object]"', async (t) => {
+  const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })
+  const err = Object.assign(new Error('redis store call failed'), { code: 'STORE_UNAVAILABLE', cause })
+  const [wrapped] = await logToFile(t, 'info', (logger) => logger.warn({ err }, 'failed'))
+  t.same(wrapped?.['err'], { message: 'redis store call failed', code: 'STORE_UNAVAILABLE', cause: 'connect ECONNREFUSED 127.0.0.1:6379', causeCode: 'ECONNREFUSED' })
+  const [plain] = await logToFile(t, 'info', (logger) => logger.warn({ err: { message: 'reply error', code: 'ERR', password: 'p9' } }, 'failed'))
+  t.same(plain?.['err'], { message: 'reply error', code: 'ERR' })
+  const [bare] = await logToFile(t, 'info', (logger) => logger.warn({ err: { secret: 's9' } }, 'failed'))
+  t.same(bare?.['err'], { message: 'a Object object without a message' })
+})
+
 t.test('serializes requests without query string or headers', async (t) => {
   const req = { method: 'GET', url: '/v1/audit?since=x', id: 'r1', headers: { authorization: 'sig' } }
   const [line] = await logToFile(t, 'info', (logger) => logger.info({ req }, 'request'))

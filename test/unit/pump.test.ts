@@ -81,3 +81,55 @@ t.test('stop() detaches without closing either side', async (t) => {
   t.equal(Buffer.concat(got).toString(), 'a')
   t.notOk(to.destroyed || from.destroyed)
 })
+
+t.test('a destination that does not drain within the stall timeout is reported once, and one that drains is not', async (t) => {
+  const from = new PassThrough()
+  const { sink, release } = slowSink(4)
+  let stalls = 0
+  const started = Date.now()
+  let stalledAfter = 0
+  pump(from, sink as never, { stall: { timeoutMs: 150, onStall: () => { stalls++; stalledAfter = Date.now() - started } } })
+  from.write(Buffer.alloc(8))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(stalls, 0, 'not before the timeout')
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  t.equal(stalls, 1, 'reported once the wait outlasted the timeout')
+  t.ok(stalledAfter >= 145, `after ${stalledAfter} ms`)
+  release()
+
+  const from2 = new PassThrough()
+  const slow = slowSink(4)
+  let stalls2 = 0
+  pump(from2, slow.sink as never, { stall: { timeoutMs: 150, onStall: () => { stalls2++ } } })
+  // Pauses and drains again and again, each wait shorter than the timeout: a slow but live reader.
+  for (let i = 0; i < 6; i++) {
+    from2.write(Buffer.alloc(8))
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    slow.release()
+    await turn()
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(stalls2, 0, 'a reader that keeps draining is not a slow consumer')
+})
+
+t.test('stop() disarms the stall timer, and onEnd takes over the half-close', async (t) => {
+  const from = new PassThrough()
+  const { sink } = slowSink(4)
+  let stalls = 0
+  const p = pump(from, sink as never, { stall: { timeoutMs: 50, onStall: () => { stalls++ } } })
+  from.write(Buffer.alloc(8))
+  await turn()
+  p.stop()
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  t.equal(stalls, 0, 'a stopped pump reports nothing')
+
+  const a = new PassThrough()
+  const b = new PassThrough()
+  let ended = 0
+  pump(a, b, { onEnd: () => { ended++ } })
+  b.resume()
+  a.end()
+  await turn()
+  t.equal(ended, 1, 'onEnd called')
+  t.notOk(b.writableEnded, 'the destination is not half-closed for the caller')
+})

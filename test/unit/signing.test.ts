@@ -1,9 +1,9 @@
 import { createHash, createHmac } from 'node:crypto'
 import t, { type Test } from 'tap'
 import {
-  canonicalQuery, canonicalString, percentEncode, signRequest, verifyRequest, type VerifyRequestInput,
+  AdminAuthError, canonicalQuery, canonicalString, percentEncode, signRequest, verifyRequest, type VerifyRequestInput,
 } from '../../src/admin/signing'
-import { isPortcullisError, type ErrorCode } from '../../src/errors'
+import { isPortcullisError, PortcullisError, type ErrorCode } from '../../src/errors'
 
 const KEY_ID = 'AKTEST'
 const SECRET = 'sk-test-secret'
@@ -23,7 +23,7 @@ function verifyInput(overrides: Partial<VerifyRequestInput> & { headers: VerifyR
     method: 'POST',
     url: '/v1/instances?b=2&a=1',
     body: '{"id":"x"}',
-    resolveSecret: async (id) => (id === KEY_ID ? SECRET : undefined),
+    resolveSecret: async (id) => (id === KEY_ID ? { secret: SECRET, mayAdminister: true } : undefined),
     claimNonce: nonceStore(),
     now: NOW,
     ...overrides,
@@ -136,4 +136,43 @@ t.test('missing or malformed signing headers are refused', async (t) => {
   await rejectsWith(t, verifyRequest(verifyInput({ ...base, headers: { ...headers, authorization: 'Bearer abc' } })), 'SIGNATURE_INVALID')
   await rejectsWith(t, verifyRequest(verifyInput({ ...base, headers: { ...headers, 'x-portcullis-date': 'Tue, 24 Nov 2026 08:00:00 GMT' } })), 'SIGNATURE_INVALID')
   await rejectsWith(t, verifyRequest(verifyInput({ ...base, headers: { ...headers, 'x-portcullis-nonce': 'x' } })), 'SIGNATURE_INVALID')
+})
+
+async function auditReasonOf(promise: Promise<unknown>): Promise<{ code: string; auditReason: string }> {
+  try {
+    await promise
+  } catch (err) {
+    if (err instanceof AdminAuthError) return { code: err.code, auditReason: err.auditReason }
+    throw err
+  }
+  throw new Error('the request was accepted')
+}
+
+t.test('an unknown key and a bad signature answer alike, and only the audit reason tells them apart', async (t) => {
+  const unknown = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: 'NOBODY', accessKeySecret: SECRET, now: NOW })
+  t.same(await auditReasonOf(verifyRequest(verifyInput({ method: 'GET', url: '/v1/instances', body: '', headers: unknown }))),
+    { code: 'SIGNATURE_INVALID', auditReason: 'ACCESS_KEY_UNKNOWN' })
+  const wrong = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: KEY_ID, accessKeySecret: 'not-the-secret', now: NOW })
+  t.same(await auditReasonOf(verifyRequest(verifyInput({ method: 'GET', url: '/v1/instances', body: '', headers: wrong }))),
+    { code: 'SIGNATURE_INVALID', auditReason: 'SIGNATURE_INVALID' })
+})
+
+t.test('a disabled key answers like an unknown one; its audit reason is ACCESS_KEY_INACTIVE', async (t) => {
+  const headers = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: 'DISABLED', accessKeySecret: SECRET, now: NOW })
+  const resolveSecret = async (id: string) => {
+    if (id === 'DISABLED') throw new PortcullisError('ACCESS_KEY_INACTIVE')
+    return undefined
+  }
+  t.same(await auditReasonOf(verifyRequest(verifyInput({ method: 'GET', url: '/v1/instances', body: '', headers, resolveSecret }))),
+    { code: 'SIGNATURE_INVALID', auditReason: 'ACCESS_KEY_INACTIVE' })
+})
+
+t.test('a key that may not administer is refused ACCESS_DENIED only after its signature, date and nonce passed', async (t) => {
+  const resolveSecret = async (id: string) => (id === 'CLIENTKEY' ? { secret: SECRET, mayAdminister: false } : undefined)
+  const good = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: 'CLIENTKEY', accessKeySecret: SECRET, now: NOW })
+  await rejectsWith(t, verifyRequest(verifyInput({ method: 'GET', url: '/v1/instances', body: '', headers: good, resolveSecret })), 'ACCESS_DENIED')
+  const forged = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: 'CLIENTKEY', accessKeySecret: 'guess', now: NOW })
+  await rejectsWith(t, verifyRequest(verifyInput({ method: 'GET', url: '/v1/instances', body: '', headers: forged, resolveSecret })), 'SIGNATURE_INVALID')
+  const old = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: 'CLIENTKEY', accessKeySecret: SECRET, now: new Date(NOW.getTime() - 20 * 60_000) })
+  await rejectsWith(t, verifyRequest(verifyInput({ method: 'GET', url: '/v1/instances', body: '', headers: old, resolveSecret })), 'SIGNATURE_EXPIRED')
 })

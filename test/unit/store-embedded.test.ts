@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { appendFile, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/store'
 import { instance, storeContract } from '../helpers/store-contract'
 import type { StoreFixture } from '../helpers/store-contract'
 import type { Test } from '../helpers/services'
+import { mountTinyDisk } from '../helpers/tiny-disk'
 
 const LOG = 'store.log'
 
@@ -163,4 +164,77 @@ t.test('openStore opens the embedded store from config', async (t) => {
   await store.broadcast('hint', {})
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.same(seen, ['process-1'], 'broadcasts carry the process id given to openStore')
+})
+
+t.test('embedded store refuses a data directory locked by a live process, naming its pid', async (t) => {
+  const dataDir = await withDir(t)
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' })
+  t.teardown(() => holder.kill('SIGKILL'))
+  await symlink(`${holder.pid}:-:cafe`, join(dataDir, 'LOCK'))
+  await t.rejects(EmbeddedStore.open({ dataDir }), { code: 'STORE_LOCKED', message: new RegExp(`process ${holder.pid}\\b`) })
+  const exited = new Promise((resolve) => holder.once('exit', resolve))
+  holder.kill('SIGKILL')
+  await exited
+  const store = await EmbeddedStore.open({ dataDir })
+  t.teardown(() => store.close())
+  t.equal((await readlink(join(dataDir, 'LOCK'))).split(':')[0], String(process.pid), 'the stale lock of a dead pid is taken over')
+})
+
+t.test('embedded store takes over a lock whose pid now belongs to another process (pid reuse)', async (t) => {
+  const dataDir = await withDir(t)
+  // Our own pid, but a start time that is not ours: the pid was reused since the lock was taken.
+  await symlink(`${process.pid}:1:cafe`, join(dataDir, 'LOCK'))
+  const store = await EmbeddedStore.open({ dataDir })
+  await store.close()
+  await t.rejects(readlink(join(dataDir, 'LOCK')), { code: 'ENOENT' }, 'close releases the lock')
+})
+
+t.test('embedded store on a full disk starts read-only: reads served, writes refused, then recovers', async (t) => {
+  const disk = mountTinyDisk(128)
+  if (disk === undefined) return void t.pass('needs a tmpfs', { skip: 'cannot mount a tmpfs here (needs root)' })
+  t.teardown(() => disk.unmount())
+  const dataDir = join(disk.dir, 'data')
+  const first = await EmbeddedStore.open({ dataDir })
+  for (let i = 0; i < 20; i++) await first.put('instances', GLOBAL_SCOPE, `i${i}`, instance(`i${i}`))
+  await first.close()
+  disk.fill()
+
+  const store = await EmbeddedStore.open({ dataDir, recoverEveryMs: 200 })
+  t.teardown(() => store.close())
+  t.match(store.writeState(), { writable: false, cause: /ENOSPC/ }, 'the start-up compaction could not be written')
+  t.equal((await store.list('instances', GLOBAL_SCOPE)).length, 20, 'reads are served from the log')
+  await t.rejects(store.put('instances', GLOBAL_SCOPE, 'new', instance('new')), { code: 'STORE_READ_ONLY' })
+  t.equal((await logLines(dataDir)).length, 20, 'the log on disk is intact')
+
+  disk.free()
+  const deadline = Date.now() + 5000
+  while (!store.writeState().writable && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(store.writeState(), { writable: true }, 'the background compaction made it writable again')
+  await store.put('instances', GLOBAL_SCOPE, 'new', instance('new'))
+  t.equal((await store.list('instances', GLOBAL_SCOPE)).length, 21)
+})
+
+t.test('embedded store whose disk fills while running refuses writes STORE_READ_ONLY and recovers on a later write', async (t) => {
+  const disk = mountTinyDisk(128)
+  if (disk === undefined) return void t.pass('needs a tmpfs', { skip: 'cannot mount a tmpfs here (needs root)' })
+  t.teardown(() => disk.unmount())
+  const dataDir = join(disk.dir, 'data')
+  const store = await EmbeddedStore.open({ dataDir, recoverEveryMs: 60_000 })
+  t.teardown(() => store.close())
+  await store.put('instances', GLOBAL_SCOPE, 'before', instance('before'))
+  disk.fill()
+  // The log's last page may still take a few lines; a large record cannot fit.
+  const big = { ...instance('big'), hostnames: Array.from({ length: 400 }, (_, i) => `host-${i}.example.com`) }
+  await t.rejects(store.put('instances', GLOBAL_SCOPE, 'big', big), { code: 'STORE_READ_ONLY' })
+  t.equal(store.writeState().writable, false, 'the store says it cannot write')
+  t.equal(await store.get('instances', GLOBAL_SCOPE, 'big'), undefined, 'memory did not change')
+  for (const line of await logLines(dataDir)) JSON.parse(line)
+  t.pass('no torn line left in the log')
+  disk.free()
+  await new Promise((resolve) => setTimeout(resolve, 1100)) // recovery on a write is tried at most once a second
+  await store.put('instances', GLOBAL_SCOPE, 'big', big)
+  t.same(store.writeState(), { writable: true })
+  const reopened = await (async () => { await store.close(); return EmbeddedStore.open({ dataDir }) })()
+  t.teardown(() => reopened.close())
+  t.ok(await reopened.get('instances', GLOBAL_SCOPE, 'big'), 'the write after recovery is durable')
 })

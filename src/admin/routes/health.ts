@@ -1,15 +1,21 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ERROR_CODES } from '../../errors'
+import { storeWriteState } from '../../store/open'
 import type { AdminContext, Readiness } from '../context'
 
 /**
  * Unsigned probes (DESIGN §3): `/healthz` = the process answers; `/readyz` = it can serve (the
- * store answers and, on a replica, its view of the store is fresh: DESIGN §4 "Admission on stale
- * state"), so a load balancer stops sending traffic to a replica that lost Redis or is still
- * catching up; the 503 body's `code` says which. `/metrics` = Prometheus text.
+ * store answers and can write, and, on a replica, its view of the store is fresh: DESIGN §4
+ * "Admission on stale state"; and the gateway is not shutting down: DESIGN §4 `shutdown`), so a
+ * load balancer stops sending traffic to a replica that lost Redis, sits on a full disk, is still
+ * catching up or is draining; the 503 body's `code` says which (STORE_UNAVAILABLE,
+ * STORE_READ_ONLY, STORE_RESYNCING, SHUTTING_DOWN). `/metrics` = Prometheus text.
  */
 export function healthRoutes(ctx: AdminContext): FastifyPluginAsync {
-  const ready = ctx.ready ?? (async (): Promise<Readiness> => (await ctx.store.ping()) ? { ready: true } : { ready: false, code: 'STORE_UNAVAILABLE' })
+  const ready = ctx.ready ?? (async (): Promise<Readiness> => {
+    if (!(await ctx.store.ping())) return { ready: false, code: 'STORE_UNAVAILABLE' }
+    return storeWriteState(ctx.store).writable ? { ready: true } : { ready: false, code: 'STORE_READ_ONLY' }
+  })
   return async (app) => {
     app.get('/healthz', async () => ({ status: 'ok' }))
 

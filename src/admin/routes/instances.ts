@@ -7,6 +7,7 @@ import { auditedChange, parseQuery, type ChangeSpec } from '../request'
 
 const listQuery = z.strictObject({ ...pageQuery })
 const noQuery = z.strictObject({})
+const deleteQuery = z.strictObject({ force: z.enum(['true', 'false']).optional() })
 
 /** `POST/GET /v1/instances`, `GET/PATCH/DELETE /v1/instances/{id}` (DESIGN §3). */
 export function instanceRoutes(ctx: AdminContext): FastifyPluginAsync {
@@ -41,11 +42,14 @@ export function instanceRoutes(ctx: AdminContext): FastifyPluginAsync {
       })
     })
 
+    // `?force=true` deletes an instance that still holds ACTIVE CAs or devices (else 409
+    // INSTANCE_IN_USE); the audit event says it was forced and what the instance held.
     app.delete<{ Params: { id: string } }>('/instances/:id', async (req, reply) => {
       const { id } = req.params
+      const { force } = parseQuery(deleteQuery, req)
       await auditedChange(ctx, req, { type: 'admin.instance.delete', instanceId: id, target: { instanceId: id } }, async () => {
-        const { before } = await ctx.instances.delete(id)
-        return { result: undefined, before }
+        const { before, held, forced } = await ctx.instances.delete(id, { force: force === 'true' })
+        return { result: undefined, before, details: { forced, held: { activeCas: held.activeCas, activeDevices: held.activeDevices } } }
       })
       return reply.status(204).send()
     })

@@ -15,6 +15,8 @@ export interface AuditSink {
   readonly chainHead?: string | undefined
   /** Writes the batch in order. Rejects when (part of) it was not written. */
   write(batch: AuditEvent[]): Promise<void>
+  /** Reopens the sink's file by its path (SIGHUP after logrotate); sinks without a path have none. */
+  reopen?(): Promise<void>
   close(): Promise<void>
 }
 

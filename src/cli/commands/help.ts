@@ -15,7 +15,7 @@ Instances
   instance list
   instance show ID
   instance update ID [same options as create, except --id/--protocol]
-  instance delete ID
+  instance delete ID [--force]          --force: even while it holds ACTIVE CAs or devices
 
 CA certificates (MQTT instances)
   ca code --instance ID                 issue a registration code (CN of the verification certificate)

@@ -1,5 +1,5 @@
 import { CliError } from '../cli-error'
-import { oneId, parse, readDocument, readText, str, strings, toPort, type Parsed } from '../args'
+import { flag, oneId, parse, readDocument, readText, str, strings, toPort, type Parsed } from '../args'
 import { printJson } from '../io'
 import { adminClient, seg, type CommandContext, type Subcommand } from './context'
 
@@ -79,11 +79,13 @@ const update: Subcommand = async (ctx, args) => {
   return 0
 }
 
+/** `--force` deletes an instance that still holds ACTIVE CAs or devices (else INSTANCE_IN_USE). */
 const remove: Subcommand = async (ctx, args) => {
-  const parsed = parse(args, { id: { type: 'string' } })
+  const parsed = parse(args, { id: { type: 'string' }, force: { type: 'boolean' } })
   const id = oneId(parsed.positionals, str(parsed, 'id'), 'an instance id')
-  await (await adminClient(ctx, parsed)).request('DELETE', `/v1/instances/${seg(id)}`)
-  printJson(ctx.io, { deleted: id })
+  const force = flag(parsed, 'force')
+  await (await adminClient(ctx, parsed)).request('DELETE', `/v1/instances/${seg(id)}`, force ? { query: { force: 'true' } } : {})
+  printJson(ctx.io, { deleted: id, ...(force ? { forced: true } : {}) })
   return 0
 }
 

@@ -6,8 +6,10 @@ import type { CommandContext } from './context'
 
 /**
  * `portcullis start [-c FILE]`: runs the gateway until SIGINT/SIGTERM, then stops it gracefully
- * (stop accepting, protocol goodbyes, deadline). A second signal during the stop exits at once.
- * The data path is imported here, lazily, so admin commands do not load it.
+ * (DESIGN §4 `shutdown`: not ready at once, accept for readinessDelayMs, stop accepting, protocol
+ * goodbyes, drainTimeoutMs), and exits 0. A second signal during the stop exits at once. SIGHUP
+ * reopens the audit file sinks (logrotate's `postrotate`). The data path is imported here, lazily,
+ * so admin commands do not load it.
  */
 export async function start(ctx: CommandContext, args: string[]): Promise<number> {
   const parsed = parse(args, {})
@@ -37,10 +39,30 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
       '',
     ].join('\n'))
   }
+  const offHup = onHangup(ctx, () => gateway.reopenSinks())
   await untilSignal(ctx, () => gateway.stop())
+  offHup()
   // A cluster worker's IPC channel would keep it alive after a clean stop.
   if (isWorker()) process.disconnect?.()
+  // Everything is closed; a handle some library still holds must not keep a stopped gateway alive.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref()
   return 0
+}
+
+/**
+ * SIGHUP: reopen the audit sinks by path. The gateway's `reopenSinks` is one action among those a
+ * hang-up may trigger (a config reload may add its own); without a listener Node would end the
+ * process on SIGHUP.
+ */
+function onHangup(ctx: CommandContext, reopen: () => Promise<void>): () => void {
+  const listener = (): void => {
+    ctx.io.stderr.write('portcullis: SIGHUP, reopening audit sinks\n')
+    reopen().catch(() => undefined)
+  }
+  process.on('SIGHUP', listener)
+  return () => {
+    process.off('SIGHUP', listener)
+  }
 }
 
 /** Waits for SIGINT/SIGTERM, then stops; a second signal during the stop exits at once. */

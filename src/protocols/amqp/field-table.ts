@@ -15,7 +15,11 @@
  *  u    u16                          f    float32 / d float64           V    void, no octets
  *  D    decimal: u8 scale + u32      x    u32 len + octets (byte array)
  *
- * Values are kept with their tag so that decode → encode reproduces the bytes exactly.
+ * Values are kept with their tag, so that what the gateway forwards (client properties to the
+ * broker) keeps every value's type. Decode → encode gives the same bytes for tables a client
+ * library writes; for arbitrary accepted input it gives a normalised equivalent (a boolean octet
+ * other than 0 becomes 1, a repeated field name keeps its last value, as RabbitMQ reads it), which
+ * decodes to the same table.
  * Caps: nesting depth (tables and arrays) and the total number of values in one decode, so a
  * frame of nested 'F's cannot exhaust the stack and a frame of 'V's cannot allocate without bound.
  */

@@ -50,6 +50,8 @@ export const amqpProtocol: ProtocolModule<AmqpHello> = {
   session() {
     return {
       farewell: (reason) => amqpClose(REPLY_CODES.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`),
+      // AMQP 0-9-1 §1.2 connection-forced: the client may reconnect once the broker is back.
+      backendLost: () => amqpClose(REPLY_CODES.CONNECTION_FORCED, 'CONNECTION_FORCED - BACKEND_UNAVAILABLE'),
       boundary: new AmqpFrameBoundary(),
     }
   },

@@ -9,6 +9,9 @@
  */
 export class WireError extends Error {}
 
+/** Throws on invalid UTF-8 instead of substituting U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 export class WireReader {
   private pos = 0
   constructor(private readonly buf: Buffer) {}
@@ -72,8 +75,18 @@ export class WireReader {
     return this.take(8, what).readDoubleBE(0)
   }
 
+  /**
+   * Short strings (method arguments, field names) are text: an invalid UTF-8 one is refused here
+   * rather than decoded with replacement characters, which would grow it past 255 octets and make
+   * the gateway unable to re-encode what it accepted (found by property-based fuzzing).
+   */
   shortstr(what = 'shortstr'): string {
-    return this.take(this.u8(what), what).toString('utf8')
+    const bytes = this.take(this.u8(what), what)
+    try {
+      return UTF8.decode(bytes)
+    } catch {
+      throw new WireError(`${what} is not valid UTF-8`)
+    }
   }
 
   longstrBytes(what = 'longstr'): Buffer {

@@ -50,6 +50,8 @@ export const CONNACK_REASON_CODES_V5 = {
 
 /** MQTT 5 §3.14.2.1 Table 3-10, the server-sent codes Portcullis uses. */
 export const DISCONNECT_REASON_CODES_V5 = {
+  /** 0x80 Unspecified error: the broker went away (reason string BACKEND_UNAVAILABLE). */
+  UNSPECIFIED_ERROR: 0x80,
   NOT_AUTHORIZED: 0x87,
   /** MQTT 5 §3.14.2.1 0x89 Server busy: the client may come back later. */
   SERVER_BUSY: 0x89,

@@ -51,6 +51,16 @@ export type ConnectReadResult =
   | { readonly kind: 'connect'; readonly packet: ConnectInfo; readonly raw: Buffer; readonly rest: Buffer }
   | ConnectReadError
 
+/**
+ * How many body octets name a CONNECT's version: the protocol name (u16 length + "MQTT", or 3.1's
+ * "MQIsdp") and the level. A longer name is no MQTT at all: two octets, then refused unversioned.
+ */
+function versionOctets(start: Buffer): number {
+  if (start.length < 2) return 2
+  const nameLength = start.readUInt16BE(0)
+  return nameLength === 4 || nameLength === 6 ? 2 + nameLength + 1 : 2
+}
+
 /** CONNECT = packet type 1 with all four flag bits zero [MQTT-2.2.2-1], [MQTT-2.2.2-2]. */
 const CONNECT_FIRST_BYTE = 0x10
 
@@ -79,7 +89,11 @@ export class ConnectReader {
       if (length.kind === 'error') return this.fail('PROTOCOL_ERROR', `remaining length: ${length.detail}`)
       const size = 1 + length.length + length.value
       if (size > this.maxBytes) {
-        const body = this.peek(size).subarray(1 + length.length)
+        // Refused before its body is buffered, but answered in the client's version [MQTT-3.2.2-6]:
+        // wait for the few octets that name it (protocol name and level), whatever the chunking.
+        const versionEnd = 1 + length.length + versionOctets(this.peek(1 + length.length + 2).subarray(1 + length.length))
+        if (this.buffered < versionEnd) return { kind: 'need-more' }
+        const body = this.peek(versionEnd).subarray(1 + length.length)
         return this.fail('PACKET_TOO_LARGE', `CONNECT of ${size} bytes exceeds ${this.maxBytes}`, body)
       }
       this.packetSize = size
@@ -171,11 +185,20 @@ function crossCheck(packet: IConnectPacket, layout: ConnectLayout, raw: Buffer):
     (layout.password === undefined ? packet.password === undefined : packet.password?.equals(layout.password) === true)
   if (packet.clientId !== layout.clientId || !sameCredentials) return 'CONNECT fields disagree with their lengths'
   try {
-    if (encodeConnect(packet, {}).length !== raw.length) return 'CONNECT does not re-encode to its own size'
+    if (encodeConnect(sizeTwin(packet), {}).length !== raw.length) return 'CONNECT does not re-encode to its own size'
   } catch {
     return 'CONNECT cannot be re-encoded'
   }
   return undefined
+}
+
+/**
+ * The packet to measure the re-encoding with. mqtt-packet 9 refuses to generate an empty client id
+ * with CleanStart 0 even in 5.0, where it is valid (MQTT 5 §3.1.3.1, the broker assigns one); the
+ * Clean Start bit changes no length, so that CONNECT is measured with the bit set.
+ */
+function sizeTwin(packet: IConnectPacket): IConnectPacket {
+  return packet.protocolVersion === 5 && packet.clientId === '' && packet.clean !== true ? { ...packet, clean: true } : packet
 }
 
 function toConnectInfo(packet: IConnectPacket, layout: ConnectLayout): ConnectInfo {

@@ -117,19 +117,31 @@ function walk(body: Buffer): LayoutResult {
   const password = flags & FLAG_PASSWORD ? Buffer.from(cursor.bytes(cursor.u16(), 'password')) : undefined
   if (!cursor.atEnd()) throw new Malformed(`${cursor.remaining()} bytes after the CONNECT payload`)
 
-  const clean = (flags & FLAG_CLEAN) !== 0
-  if (clientId === '' && (version === 3 || !clean)) {
-    // MQTT 3.1 requires a client id; [MQTT-3.1.3-8] an empty one with CleanSession 0 gets 0x02.
+  if (clientId === '' && emptyClientIdRefused(version, (flags & FLAG_CLEAN) !== 0)) {
     return {
       ok: false,
       refusal: 'CLIENT_ID_REJECTED',
-      detail: 'empty client identifier without a clean session',
+      detail: version === 3 ? 'empty client identifier (MQTT 3.1 requires one)' : 'empty client identifier without a clean session',
       protocolVersion: version,
     }
   }
   return {
     ok: true,
     layout: { protocolVersion: version, clientId, username, password, hasWill: (flags & FLAG_WILL) !== 0 },
+  }
+}
+
+/**
+ * Whether a zero-length client id is refused: MQTT 3.1 requires one; in 3.1.1 it needs
+ * CleanSession 1 [MQTT-3.1.3-7], else CONNACK 0x02 [MQTT-3.1.3-8]; in 5.0 the Server assigns one
+ * whatever CleanStart says (§3.1.3.1 [MQTT-3.1.3-6], returned as Assigned Client Identifier,
+ * §3.2.2.3.7), so the gateway leaves that to the broker.
+ */
+function emptyClientIdRefused(version: ProtocolVersion, clean: boolean): boolean {
+  switch (version) {
+    case 3: return true
+    case 4: return !clean
+    case 5: return false
   }
 }
 

@@ -1,4 +1,5 @@
 import { connackFor, connackForKick, disconnectFor } from './mqtt-reasons'
+import { DISCONNECT_REASON_CODES_V5, encodeDisconnect } from './connack'
 import type { ProtocolModule } from '../../proxy/lifecycle/protocol'
 import { Chain } from '../../proxy/lifecycle/chain'
 import { canAnswer, clientOf, type AnyPhase, type Identified, type Secured } from '../../proxy/lifecycle/context'
@@ -61,11 +62,17 @@ export const mqttProtocol: ProtocolModule<MqttHello> = {
       // Before the broker's CONNACK the session is still being accepted: a DISCONNECT would break
       // [MQTT-3.14.0-1], so the kick is a refusing CONNACK instead (3.1.1 clients get one too).
       farewell: (reason, brokerSpoke) => (brokerSpoke ? disconnectFor(version, reason, reason, maxSize) : connackForKick(version, reason, maxSize)),
+      // The broker went away: MQTT 5 DISCONNECT 0x80 "Unspecified error" naming BACKEND_UNAVAILABLE
+      // (§3.14.2.1), or before its CONNACK the refusing CONNACK 0x88 / 0x03 server unavailable.
+      backendLost: (brokerSpoke) => (brokerSpoke
+        ? encodeDisconnect(version, DISCONNECT_REASON_CODES_V5.UNSPECIFIED_ERROR, 'BACKEND_UNAVAILABLE', maxSize)
+        : connackFor(version, 'BACKEND_UNAVAILABLE', 'BACKEND_UNAVAILABLE', maxSize)),
       // MQTT 3.x has no server DISCONNECT, so its sessions need no tracking at all.
       ...(version === 5 ? { boundary: new MqttPacketBoundary() } : {}),
     }
   },
 }
+
 
 function helloOf(ctx: AnyPhase): MqttHello | undefined {
   return (ctx as Partial<Identified<MqttHello>>).hello

@@ -45,6 +45,7 @@ export function connackRefusalFor(reason: RefusalReason): ConnackRefusal | undef
     case 'TLS_HANDSHAKE_FAILED':
     case 'CLIENT_CERT_MISSING':
     case 'CLIENT_CERT_UNTRUSTED':
+    case 'CLIENT_CERT_PROFILE':
     case 'CERT_EXPIRED':
     case 'CA_INACTIVE':
     case 'DEVICE_CERT_INACTIVE':

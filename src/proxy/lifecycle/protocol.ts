@@ -35,10 +35,15 @@ export interface ProtocolModule<H> {
   /**
    * What a live session keeps of its protocol: the goodbye a kick writes — `brokerSpoke` is false
    * while the broker has sent nothing yet (its CONNACK or Open-Ok is still to come) — and a frame
-   * tracker of the broker → client stream so that the goodbye goes between two frames. Must not
-   * hold `ctx`.
+   * tracker of the broker → client stream so that the goodbye goes between two frames; and the
+   * last words when the broker itself goes away (`backendLost`: MQTT 5 DISCONNECT 0x80, AMQP
+   * Connection.Close 320), written by the splice at a frame boundary. Must not hold `ctx`.
    */
-  session(ctx: Ready<H>): { farewell(reason: KickReason, brokerSpoke: boolean): Buffer | undefined; boundary?: FrameBoundary }
+  session(ctx: Ready<H>): {
+    farewell(reason: KickReason, brokerSpoke: boolean): Buffer | undefined
+    backendLost?(brokerSpoke: boolean): Buffer | undefined
+    boundary?: FrameBoundary
+  }
 }
 
 /** A module of whichever protocol, as the registry and the runner hold it. */

@@ -1,11 +1,12 @@
-import { TLSSocket, type SecureContext } from 'node:tls'
+import { isIP } from 'node:net'
+import type { SecureContext, TLSSocket } from 'node:tls'
 import type { PipelineDeps } from '../deps'
 import type { Proxied, Secured } from '../lifecycle/context'
 import type { AnyProtocolModule } from '../lifecycle/protocol'
 import { concerning, next, reject, type Rejection, type Step } from '../verdict'
 import type { InstanceRecord } from '../../store/records'
 import { tunnelRefusal } from './tunnel'
-import { ignoreSocketError } from '../close'
+import { serverTlsSocket } from '../../tls/server-socket'
 
 type Deps = Pick<PipelineDeps, 'tlsContexts' | 'directory'>
 type Protocol = Pick<AnyProtocolModule, 'requestClientCertificate' | 'instanceWithoutSni'>
@@ -17,22 +18,22 @@ type Protocol = Pick<AnyProtocolModule, 'requestClientCertificate' | 'instanceWi
  * (MQTT) asks for one but lets the handshake complete without it (`rejectUnauthorized: false`):
  * its own stage decides against the instance's registered CAs and gives a precise reason, which
  * OpenSSL alone cannot. Without SNI the listener's `defaultInstance` applies, else the protocol's
- * own choice (MQTT: the single MQTT instance).
+ * own choice (MQTT: the single MQTT instance). An SNI that is an IP literal counts as none: RFC 6066
+ * §3 forbids literal addresses in "HostName", yet libmosquitto sends the connect host, address or
+ * not. A name no instance serves falls back to the listener's `defaultInstance` when one is set
+ * (DESIGN §4), and is refused UNKNOWN_INSTANCE otherwise.
  */
 export function tlsHandshake(protocol: Protocol) {
   return async (ctx: Proxied, deps: Deps): Promise<Step<Secured>> => {
     if (!ctx.listener.tls) return next(withInstance({ ...ctx, phase: 'secured', client: ctx.socket }, protocol, deps))
     const sni = sniChooser(ctx, deps)
-    const socket = new TLSSocket(ctx.socket, {
-      isServer: true,
+    // Renegotiation refused and post-handshake TLS errors ending the socket: see tls/server-socket.ts.
+    const socket = serverTlsSocket(ctx.socket, {
       secureContext: deps.tlsContexts.default,
       requestCert: protocol.requestClientCertificate,
       rejectUnauthorized: false,
       SNICallback: sni.callback,
     })
-    // A reset or a bad record after the handshake must not become an unhandled 'error' event:
-    // the session ends through 'close' (module-level function: no closure over this stage).
-    socket.on('error', ignoreSocketError)
     const outcome = await handshakeOutcome(socket, ctx.signal)
     const chosen = sni.finish()
     if (outcome === 'aborted') return reject('HANDSHAKE_TIMEOUT')
@@ -50,7 +51,7 @@ export function tlsHandshake(protocol: Protocol) {
     if (chosen.instance === undefined && typeof servername === 'string' && servername !== '') {
       const resumed = chooseInstance(ctx, deps, servername)
       if ('reason' in resumed) return resumed
-      return next({ ...secured, instance: resumed.instance, sni: servername })
+      if (resumed.instance !== undefined) return next({ ...secured, instance: resumed.instance, sni: servername })
     }
     return next(withInstance(secured, protocol, deps))
   }
@@ -98,6 +99,8 @@ function sniChooser(ctx: Proxied, deps: Deps): {
         done(new Error(chosen.reason))
         return
       }
+      // An IP literal: no SNI, so the default context, as for a client that sent none.
+      if (chosen.instance === undefined) return done(null)
       holder.choice = { instance: chosen.instance, servername }
       done(null, deps.tlsContexts.forInstance(chosen.instance))
     },
@@ -108,15 +111,33 @@ function sniChooser(ctx: Proxied, deps: Deps): {
   }
 }
 
-/** The instance the SNI names, or the refusal when none may serve it. */
-function chooseInstance(ctx: Proxied, deps: Deps, servername: string): { instance: InstanceRecord } | Rejection {
-  const instance = deps.directory.findByHostname(servername)
-  if (instance === undefined || instance.protocol !== ctx.listener.protocol) {
+/**
+ * The instance the SNI names (or the listener's default one for a name no instance serves), no
+ * instance for an IP literal (decided after the handshake, as without SNI), or the refusal when
+ * none may serve it.
+ */
+function chooseInstance(ctx: Proxied, deps: Deps, servername: string): { instance?: InstanceRecord } | Rejection {
+  if (isIP(servername) !== 0) return {}
+  const instance = namedInstance(ctx, deps, servername) ?? defaultInstance(ctx, deps)
+  if (instance === undefined) {
     return reject('UNKNOWN_INSTANCE', `no ${ctx.listener.protocol} instance serves ${JSON.stringify(servername.slice(0, 253))}`)
   }
   // Single Tunnel: refused before the handshake completes, as early as the instance is known.
   const refusal = tunnelRefusal(instance, ctx.source)
   return refusal === undefined ? { instance } : concerning(refusal, { instanceId: instance.id, sni: servername })
+}
+
+function namedInstance(ctx: Proxied, deps: Deps, servername: string): InstanceRecord | undefined {
+  const instance = deps.directory.findByHostname(servername)
+  return instance?.protocol === ctx.listener.protocol ? instance : undefined
+}
+
+/** The listener's `defaultInstance`, if it names an existing instance of the listener's protocol. */
+function defaultInstance(ctx: Pick<Proxied, 'listener'>, deps: Deps): InstanceRecord | undefined {
+  const named = ctx.listener.defaultInstance
+  if (named === undefined) return undefined
+  const instance = deps.directory.get(named)
+  return instance?.protocol === ctx.listener.protocol ? instance : undefined
 }
 
 function withInstance(ctx: Secured, protocol: Protocol, deps: Deps): Secured {
@@ -126,10 +147,6 @@ function withInstance(ctx: Secured, protocol: Protocol, deps: Deps): Secured {
 }
 
 function instanceWithoutSni(ctx: Secured, protocol: Protocol, deps: Deps): InstanceRecord | undefined {
-  const named = ctx.listener.defaultInstance
-  if (named !== undefined) {
-    const instance = deps.directory.get(named)
-    return instance?.protocol === ctx.listener.protocol ? instance : undefined
-  }
+  if (ctx.listener.defaultInstance !== undefined) return defaultInstance(ctx, deps)
   return protocol.instanceWithoutSni(deps.directory.all().filter((i) => i.protocol === ctx.listener.protocol))
 }

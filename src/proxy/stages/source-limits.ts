@@ -1,0 +1,34 @@
+import type { PipelineDeps } from '../deps'
+import type { Proxied } from '../lifecycle/context'
+import { next, reject, type Step } from '../verdict'
+
+type Deps = Pick<PipelineDeps, 'connectionLimits'>
+
+/**
+ * Per-source limits (limits/source-limits.ts) on the real client address, right after the PROXY
+ * header and before TLS, so that a refusal costs a Map lookup and a close rather than a handshake.
+ * On a listener without PROXY protocol the listener admitted the socket at accept already (on the
+ * same address); this stage then has nothing to do. Refused before TLS, the client just sees the
+ * connection close: it cannot be answered in its protocol yet, and that is the cheap answer.
+ */
+export function sourceLimits(ctx: Proxied, deps: Deps): Step<Proxied> {
+  const limits = deps.connectionLimits?.sources
+  if (limits === undefined || limits.admitted(ctx.socket)) return next(ctx)
+  const refusal = limits.admit(ctx.socket, ctx.source.ip)
+  return refusal === undefined ? next(ctx) : reject(refusal.reason, refusal.detail)
+}
+
+/**
+ * A slot among `limits.maxHandshakesInFlight` (limits/handshake-gate.ts), taken after the
+ * per-source checks so that one source's flood cannot queue ahead of everyone. The listener
+ * gives the slot back when the connection's pipeline ends (spliced or refused).
+ */
+export function handshakeSlot(ctx: Proxied, deps: Deps): Step<Proxied> | Promise<Step<Proxied>> {
+  const gate = deps.connectionLimits?.handshakes
+  if (gate === undefined) return next(ctx)
+  const slot = gate.acquire(ctx.socket)
+  if (slot === true) return next(ctx)
+  const refused = reject('RATE_LIMITED', `${gate.max} handshakes in flight (maxHandshakesInFlight) and none ended within ${gate.waitMs} ms`)
+  if (slot === false) return refused
+  return slot.then((admitted) => (admitted ? next(ctx) : refused))
+}
