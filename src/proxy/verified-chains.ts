@@ -17,8 +17,9 @@ const MAX_ENTRIES = 100_000
  */
 const caches = new WeakMap<CaTrustIndex, Map<string, Verified>>()
 
-export function cachedVerdict(index: CaTrustIndex, leaf: X509Certificate, nowMs: number): CaRecord | undefined {
-  const hit = caches.get(index)?.get(leaf.fingerprint256)
+/** `fingerprint256` as Node gives it (colon-separated upper-case hex), of the presented leaf. */
+export function cachedVerdict(index: CaTrustIndex, fingerprint256: string, nowMs: number): CaRecord | undefined {
+  const hit = caches.get(index)?.get(fingerprint256)
   if (hit === undefined || nowMs < hit.fromMs || nowMs > hit.untilMs) return undefined
   return hit.ca
 }
