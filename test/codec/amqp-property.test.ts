@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { bytes, mutated } from '../helpers/arbitraries'
 import assert from 'node:assert/strict'
 import {
   DEFAULT_FIELD_TABLE_LIMITS, decodeFieldTable, decodeFieldTableBody, encodeFieldTable, encodeFieldTableBody, longstr,
@@ -18,24 +19,9 @@ import { splitAt } from '../helpers/socket-pair'
  */
 const RUNS = 300
 
-const bytes = (max: number, min = 0): fc.Arbitrary<Buffer> => fc.uint8Array({ minLength: min, maxLength: max }).map((a) => Buffer.from(a))
 const cuts = fc.array(fc.nat(), { maxLength: 12 })
 /** A shortstr's text: valid UTF-8 of at most 255 octets (§4.2.5.3). */
 const shortstr = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= 255)
-
-function mutated(base: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
-  return fc.tuple(base, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'drop', 'insert')), { minLength: 1, maxLength: 4 }))
-    .map(([b, edits]) => {
-      let out = Buffer.from(b)
-      for (const [at, value, op] of edits) {
-        const i = out.length === 0 ? 0 : at % out.length
-        if (op === 'set' && out.length > 0) out[i] = value
-        else if (op === 'drop') out = Buffer.concat([out.subarray(0, i), out.subarray(i + 1)])
-        else out = Buffer.concat([out.subarray(0, i), Buffer.from([value]), out.subarray(i)])
-      }
-      return out
-    })
-}
 
 // Field values of every tag, nested (tables and arrays).
 const { value: fieldValue } = fc.letrec<{ value: FieldValue; table: FieldTable }>((tie) => ({

@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { bytes, mutated } from '../helpers/arbitraries'
 import assert from 'node:assert/strict'
 import mqttPacket from 'mqtt-packet'
 import type { IConnectPacket } from 'mqtt-packet'
@@ -56,7 +57,6 @@ function fields(p: Extract<ConnectReadResult, { kind: 'connect' }>['packet']): u
   }
 }
 
-const bytes = (max: number): fc.Arbitrary<Buffer> => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a))
 /** MQTT UTF-8 strings (§1.5.4): no U+0000, no lone surrogates. */
 const mqttString = (min: number, max: number): fc.Arbitrary<string> =>
   fc.string({ unit: 'grapheme', minLength: min, maxLength: max }).filter((s) => !s.includes('\u0000') && isMqttUtf8(Buffer.from(s, 'utf8')))
@@ -108,20 +108,6 @@ const validConnect: fc.Arbitrary<IConnectPacket> = fc.constantFrom(3, 4, 5).chai
 
 /** Encodes with connect-encoder.ts, which handles an MQTT 5 password without a user name. */
 const encoded = validConnect.map((p) => encodeConnect(p, {}))
-
-function mutated(base: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
-  return fc.tuple(base, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'drop', 'insert')), { minLength: 1, maxLength: 4 }))
-    .map(([b, edits]) => {
-      let out = Buffer.from(b)
-      for (const [at, value, op] of edits) {
-        const i = out.length === 0 ? 0 : at % out.length
-        if (op === 'set' && out.length > 0) out[i] = value
-        else if (op === 'drop') out = Buffer.concat([out.subarray(0, i), out.subarray(i + 1)])
-        else out = Buffer.concat([out.subarray(0, i), Buffer.from([value]), out.subarray(i)])
-      }
-      return out
-    })
-}
 
 const clientBytes: fc.Arbitrary<Buffer> = fc.tuple(
   fc.oneof(bytes(80), bytes(80).map((b) => Buffer.concat([Buffer.from([0x10]), b])), encoded, mutated(encoded)),

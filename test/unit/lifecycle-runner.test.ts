@@ -8,16 +8,10 @@ import type { ProtocolModule } from '../../src/proxy/lifecycle/protocol'
 import type { PipelineDeps } from '../../src/proxy/deps'
 import { readFrom } from '../../src/proxy/read-client'
 import { next, reject } from '../../src/proxy/verdict'
-import { SessionRegistry } from '../../src/proxy/session-registry'
-import { TickBudget } from '../../src/proxy/pump'
-import { AuditLog } from '../../src/audit/audit-log'
-import { Metrics } from '../../src/observability/metrics'
-import { createLogger } from '../../src/observability/logger'
-import { BlacklistIndex } from '../../src/policy/blacklist'
 import { StoreFreshness } from '../../src/store/freshness'
-import { AddressSet, NetworkMap } from '../../src/tunnel/cidr'
 import { instance, listenerConfig } from '../helpers/contexts'
 import { socketPair } from '../helpers/socket-pair'
+import { pipelineDeps } from '../helpers/pipeline-deps'
 
 /**
  * The runner knows no protocol: a "third protocol" here is one ProtocolModule value — a line
@@ -63,22 +57,10 @@ async function lineBroker(t: tap.Test): Promise<number> {
 
 function deps(port: number, over: Partial<PipelineDeps> = {}): PipelineDeps {
   const target = instance({ backend: { kind: 'tcp', host: '127.0.0.1', port } })
-  return {
-    config: { limits: { handshakeTimeoutMs: 2000, backendConnectTimeoutMs: 2000, maxConnectBytes: 1024 } },
-    processId: 'test',
-    directory: { get: () => target, all: () => [target], findByHostname: () => target },
-    blacklist: { current: () => BlacklistIndex.EMPTY },
-    networks: new NetworkMap([]),
-    proxyTrust: () => AddressSet.parse([]),
-    freshness: new StoreFreshness({ maxStaleMs: 1000 }),
-    recheck: { generation: 0, rules: { evaluate: async () => undefined }, started: () => undefined, ended: () => undefined },
-    sessions: new SessionRegistry(),
-    upstreamBudget: new TickBudget(65536),
-    audit: new AuditLog({ sinks: [] }),
-    metrics: new Metrics(),
-    logger: createLogger({ level: 'silent' }),
-    ...over,
-  } as unknown as PipelineDeps
+  return pipelineDeps({
+    instances: [target], findByHostname: () => target, processId: 'test', maxStaleMs: 1000,
+    limits: { handshakeTimeoutMs: 2000, backendConnectTimeoutMs: 2000, maxConnectBytes: 1024 },
+  }, over)
 }
 
 const plain = listenerConfig({ tls: false })

@@ -1,5 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { bytes } from '../helpers/arbitraries'
+import { pipelineDeps } from '../helpers/pipeline-deps'
 import assert from 'node:assert/strict'
 import mqttPacket from 'mqtt-packet'
 import { runConnection } from '../../src/proxy/lifecycle/runner'
@@ -14,14 +16,6 @@ import { AmqpAuthenticator } from '../../src/auth/authenticate'
 import { deriveCredentials } from '../../src/auth/credentials'
 import { SecurityTokens } from '../../src/auth/security-tokens'
 import { StaticAccountService } from '../../src/auth/static-accounts'
-import { SessionRegistry } from '../../src/proxy/session-registry'
-import { TickBudget } from '../../src/proxy/pump'
-import { AuditLog } from '../../src/audit/audit-log'
-import { Metrics } from '../../src/observability/metrics'
-import { createLogger } from '../../src/observability/logger'
-import { BlacklistIndex } from '../../src/policy/blacklist'
-import { StoreFreshness } from '../../src/store/freshness'
-import { AddressSet, NetworkMap } from '../../src/tunnel/cidr'
 import { REFUSAL_REASONS } from '../../src/reasons'
 import type { InstanceRecord } from '../../src/store/records'
 import { authStore } from '../helpers/auth-fixture'
@@ -44,7 +38,6 @@ import { socketPair, splitAt, writeChunks } from '../helpers/socket-pair'
 const HANDSHAKE_MS = 400
 const SETTLED_BY_MS = HANDSHAKE_MS + 2000
 
-const bytes = (max: number): fc.Arbitrary<Buffer> => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a))
 function flip(base: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
   return fc.tuple(base, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 })).map(([b, edits]) => {
     const copy = Buffer.from(b)
@@ -55,23 +48,10 @@ function flip(base: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
 const delivery = fc.record({ cuts: fc.array(fc.nat(), { maxLength: 8 }), close: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) })
 
 function deps(target: InstanceRecord[], over: Partial<PipelineDeps> = {}): PipelineDeps {
-  const byId = new Map(target.map((i) => [i.id, i]))
-  return {
-    config: { limits: { handshakeTimeoutMs: HANDSHAKE_MS, backendConnectTimeoutMs: HANDSHAKE_MS, maxConnectBytes: 1024, maxHandshakeFrameBytes: 131072, slowConsumerTimeoutMs: 0 } },
-    processId: 'runner-property',
-    directory: { get: (id: string) => byId.get(id), all: () => target, findByHostname: () => undefined },
-    blacklist: { current: () => BlacklistIndex.EMPTY },
-    networks: new NetworkMap([]),
-    proxyTrust: () => AddressSet.parse([]),
-    freshness: new StoreFreshness({ maxStaleMs: 60_000 }),
-    recheck: { generation: 0, rules: { evaluate: async () => undefined }, started: () => undefined, ended: () => undefined },
-    sessions: new SessionRegistry(),
-    upstreamBudget: new TickBudget(65536),
-    audit: new AuditLog({ sinks: [] }),
-    metrics: new Metrics(),
-    logger: createLogger({ level: 'silent' }),
-    ...over,
-  } as unknown as PipelineDeps
+  return pipelineDeps({
+    instances: target, processId: 'runner-property', maxStaleMs: 60_000,
+    limits: { handshakeTimeoutMs: HANDSHAKE_MS, backendConnectTimeoutMs: HANDSHAKE_MS, maxConnectBytes: 1024, maxHandshakeFrameBytes: 131072, slowConsumerTimeoutMs: 0 },
+  }, over)
 }
 
 interface Outcome { ms: number; rejected: string[]; accepted: number; live: number; written: Buffer }

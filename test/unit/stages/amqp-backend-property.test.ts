@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { bytes } from '../../helpers/arbitraries'
 import assert from 'node:assert/strict'
 import type { Socket } from 'node:net'
 import { amqpBackend } from '../../../src/protocols/amqp/stages/backend'
@@ -27,7 +28,6 @@ const DEADLINE_MS = 40
 const SETTLED_BY_MS = DEADLINE_MS + 1500
 const MAX_FRAME = 4096
 
-const bytes = (max: number): fc.Arbitrary<Buffer> => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a))
 const u16 = fc.integer({ min: 0, max: 0xffff })
 const tune = fc.record({ channelMax: u16, frameMax: fc.oneof(fc.constant(0), fc.integer({ min: 4096, max: 0xffffffff })), heartbeat: u16 })
 const frame = (m: ConnectionMethod): Buffer => encodeMethodFrame(m)

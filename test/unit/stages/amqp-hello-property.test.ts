@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { bytes } from '../../helpers/arbitraries'
 import assert from 'node:assert/strict'
 import { amqpHello } from '../../../src/protocols/amqp/stages/hello'
 import { amqpProtocol } from '../../../src/protocols/amqp/module'
@@ -25,7 +26,6 @@ const DEADLINE_MS = 30
 const SETTLED_BY_MS = DEADLINE_MS + 1500
 const listener = listenerConfig({ protocol: 'amqp', tls: false })
 
-const bytes = (max: number): fc.Arbitrary<Buffer> => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a))
 const text = fc.stringMatching(/^[a-z0-9]{0,12}$/)
 const response = fc.oneof(
   fc.tuple(text, text, text).map(([a, u, p]) => Buffer.from(`${a}\u0000${u}\u0000${p}`)),

@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { bytes } from '../../helpers/arbitraries'
 import assert from 'node:assert/strict'
 import mqttPacket from 'mqtt-packet'
 import { mqttConnect } from '../../../src/protocols/mqtt/stages/connect'
@@ -27,7 +28,6 @@ const MAX_REPLY = 300
 const ca = { id: 'ca-1' } as CaRecord
 const device = { id: 'dev-1', status: 'ACTIVE' } as DeviceRecord
 
-const bytes = (max: number): fc.Arbitrary<Buffer> => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a))
 const connect = fc.record({
   version: fc.constantFrom(3 as const, 4 as const, 5 as const),
   clientId: fc.stringMatching(/^[a-z0-9-]{0,20}$/),

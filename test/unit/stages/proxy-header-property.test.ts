@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { bytes } from '../../helpers/arbitraries'
 import assert from 'node:assert/strict'
 import { proxyHeader } from '../../../src/proxy/stages/proxy-header'
 import { ClientGone } from '../../../src/proxy/read-client'
@@ -27,7 +28,6 @@ const deps = {
   proxyTrust: () => AddressSet.parse(['10.0.0.0/8']),
 }
 
-const bytes = (max: number): fc.Arbitrary<Buffer> => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a))
 const port = fc.integer({ min: 0, max: 0xffff })
 const header = fc.oneof(
   fc.record({ s: fc.ipV4(), d: fc.ipV4(), sp: port, dp: port, vpce: fc.option(fc.stringMatching(/^vpce-[a-z0-9]{1,17}$/), { nil: undefined }) })
