@@ -26,6 +26,7 @@ export const REFUSAL_REASONS = [
   'RATE_LIMITED',
   'CONNECTION_LIMIT',
   'ILLEGAL_STATE',
+  'NOT_AUTHORIZED',
 ] as const
 
 export const KICK_REASONS = [
@@ -40,6 +41,8 @@ export const KICK_REASONS = [
   'SHUTDOWN',
   'CREDENTIAL_EXPIRED',
   'RECHECK_FAILED',
+  'NOT_AUTHORIZED',
+  'AUTHORIZATION_ENFORCED',
 ] as const
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
@@ -48,5 +51,5 @@ export type KickReason = (typeof KICK_REASONS)[number]
  * Why a live session ended without a kick: one side closed, a socket error, or one side stopped
  * reading (SLOW_CONSUMER: a paused direction did not drain within `limits.slowConsumerTimeoutMs`).
  */
-export type CloseCause = 'CLIENT_CLOSED' | 'BACKEND_CLOSED' | 'SOCKET_ERROR' | 'IDLE' | 'SLOW_CONSUMER'
+export type CloseCause = 'CLIENT_CLOSED' | 'BACKEND_CLOSED' | 'SOCKET_ERROR' | 'IDLE' | 'SLOW_CONSUMER' | 'PROTOCOL_ERROR' | 'NOT_AUTHORIZED'
 export type Reason = RefusalReason | KickReason

@@ -71,6 +71,8 @@ const instance = z.strictObject({
   options: instanceOptionsSchema.default({
     newDeviceStatus: 'ACTIVE', autoRegisterDevices: true, replaceBackendCredentials: false, usernameFromCertificate: false,
   }),
+  /** DESIGN §4: `enforce` decides every client action against the attached policies (docs/authorization.md). */
+  authorization: z.strictObject({ mode: z.enum(['off', 'enforce']) }).default({ mode: 'off' }),
 })
 
 const auditSink = z.discriminatedUnion('kind', [
@@ -132,6 +134,14 @@ const limits = z.strictObject({
   failedAuthPerSource: z.strictObject({
     perMinute: z.number().int().positive(),
   }).optional(),
+  /**
+   * Under `authorization.mode: enforce`, the most bytes a session's filter holds to decide one
+   * packet (an MQTT PUBLISH header with its properties, a SUBSCRIBE, an AMQP method frame); a
+   * longer one ends the session PROTOCOL_ERROR. Payloads are never held.
+   */
+  maxInspectedPacketBytes: z.number().int().min(1024).default(256 * 1024),
+  /** Gateway answers (PUBACK 0x87, SUBACK, Channel.Close) a client may leave unread before its session ends SLOW_CONSUMER. */
+  maxInjectedBacklogBytes: z.number().int().min(1024).default(1024 * 1024),
 })
 
 export const configSchema = z.strictObject({

@@ -7,7 +7,7 @@ import { PROTOCOL_NAMES } from '../protocols/names'
 
 /**
  * What the admin API and the config bootstrap accept for an instance (DESIGN §3 "Admin API":
- * `{id, protocol, hostnames, backend, accessType?, vpcId?, options?, serverCertificate?}`).
+ * `{id, protocol, hostnames, backend, accessType?, vpcId?, options?, authorization?, serverCertificate?}`).
  * The backend and options pieces are the config schema's own, so the YAML and the API can never
  * disagree on what a backend is.
  */
@@ -18,6 +18,8 @@ const HOSTNAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-
 const hostname = z.string().min(1).max(253).transform((s) => s.toLowerCase()).refine((s) => HOSTNAME.test(s), {
   message: 'expected a DNS name such as mqtt.example.com or *.example.com',
 })
+
+const authorization = z.strictObject({ mode: z.enum(['off', 'enforce']) })
 
 const serverCertificate = z.strictObject({
   certificate: z.string().min(1),
@@ -34,6 +36,7 @@ export const createInstanceSchema = z.strictObject({
   options: instanceOptionsSchema.default({
     newDeviceStatus: 'ACTIVE', autoRegisterDevices: true, replaceBackendCredentials: false, usernameFromCertificate: false,
   }),
+  authorization: authorization.default({ mode: 'off' }),
   serverCertificate: serverCertificate.optional(),
 })
 export type CreateInstanceInput = z.infer<typeof createInstanceSchema>
@@ -49,6 +52,7 @@ export const patchInstanceSchema = z.strictObject({
   hostnames: z.array(hostname).max(100).optional(),
   backend: z.record(z.string(), z.unknown()).optional(),
   options: instanceOptionsSchema.partial().optional(),
+  authorization: authorization.optional(),
   serverCertificate: serverCertificate.nullable().optional(),
 })
 export type PatchInstanceInput = z.infer<typeof patchInstanceSchema>

@@ -106,6 +106,7 @@ export class InstanceService {
       backend: parseBackend(parsed.backend),
       accessType: parsed.accessType,
       options: parsed.options,
+      authorization: parsed.authorization,
       createdAt: time,
       updatedAt: time,
     }
@@ -138,6 +139,7 @@ export class InstanceService {
       if (patch.hostnames !== undefined) next.hostnames = patch.hostnames
       if (patch.backend !== undefined) next.backend = parseBackend(mergePatch(current.backend, patch.backend))
       if (patch.options !== undefined) next.options = { ...current.options, ...(stripUndefined(patch.options) as Partial<InstanceOptions>) }
+      if (patch.authorization !== undefined) next.authorization = patch.authorization
       if (patch.serverCertificate === null) delete next.serverCertificate
       else if (patch.serverCertificate !== undefined) next.serverCertificate = patch.serverCertificate
       checkInstanceRules(next)
@@ -207,6 +209,7 @@ export class InstanceService {
         backend: parseBackend(parsed.backend),
         accessType: parsed.accessType,
         options: parsed.options,
+        authorization: parsed.authorization,
       }
       if (parsed.vpcId === undefined) delete desired.vpcId
       else desired.vpcId = parsed.vpcId
@@ -290,7 +293,7 @@ function toPlain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T
 }
 
-const CONFIG_FIELDS = ['protocol', 'hostnames', 'backend', 'accessType', 'vpcId', 'options'] as const
+const CONFIG_FIELDS = ['protocol', 'hostnames', 'backend', 'accessType', 'vpcId', 'options', 'authorization'] as const
 
 function sameConfig(a: InstanceRecord, b: InstanceRecord): boolean {
   return CONFIG_FIELDS.every((key) => stableJson(a[key]) === stableJson(b[key]))

@@ -45,6 +45,10 @@ export interface InstanceOptions {
   usernameFromCertificate: boolean
 }
 
+export interface InstanceAuthorization {
+  mode: 'off' | 'enforce'
+}
+
 export interface InstanceRecord {
   id: string
   protocol: Protocol
@@ -53,6 +57,12 @@ export interface InstanceRecord {
   accessType: AccessType
   vpcId?: string
   options: InstanceOptions
+  /**
+   * DESIGN §4 "Accounts and authorization": `enforce` decides every action of the instance's
+   * clients against the policies attached to them; `off` (and a record without the field, written
+   * before authorization existed) admits as wave 1 did: connection rules only.
+   */
+  authorization?: InstanceAuthorization
   /**
    * PEM. At rest the key is sealed in `privateKeySealed` (aad `instance/<id>/server-private-key`)
    * and `privateKey` is '' until `openInstanceSecrets` fills it in for the data path.

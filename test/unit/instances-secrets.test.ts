@@ -104,6 +104,7 @@ t.test('config bootstrap seals its passwords, and a restart with the same config
     id: 'boot', protocol: 'amqp', hostnames: ['boot.example.com'], accessType: 'ANY_TUNNEL',
     backend: { kind: 'tcp', host: '127.0.0.1', port: 5672, username: 'guest', password: PASSWORD },
     options: { newDeviceStatus: 'ACTIVE', autoRegisterDevices: true, replaceBackendCredentials: false, usernameFromCertificate: false },
+    authorization: { mode: 'off' },
   }
   const first = await service.bootstrap([config])
   t.same(first.map((r) => r.action), ['create'])

@@ -122,6 +122,7 @@ t.test('bootstrap creates missing instances, updates changed ones and leaves the
   const config = (over: Partial<InstanceConfig> = {}): InstanceConfig => ({
     id: 'boot', protocol: 'mqtt', hostnames: ['Boot.example.com'], backend: { kind: 'embedded' }, accessType: 'ANY_TUNNEL',
     options: { newDeviceStatus: 'ACTIVE', autoRegisterDevices: true, replaceBackendCredentials: false, usernameFromCertificate: false },
+    authorization: { mode: 'off' },
     ...over,
   })
   await service.create({ id: 'api-made', protocol: 'mqtt' })

@@ -9,14 +9,15 @@
  *  PROTOCOL_ERROR                                   (close, no code)    0x81 malformed packet
  *  HANDSHAKE_TIMEOUT                                (close: no CONNECT was read, so no version)
  *  everything else (TLS, certificates, CA, device,
- *    instance, tunnel, PROXY header, AccessKey)     0x05                0x87 not authorized
+ *    instance, tunnel, PROXY header, AccessKey,
+ *    NOT_AUTHORIZED: mqtt:Connect denied)          0x05                0x87 not authorized
  *
  * RATE_LIMITED and CONNECTION_LIMIT are answered "server unavailable" rather than "not
  * authorized": the client is not at fault and should retry later, which is what 0x03/0x88 say.
  *
  *  kick reason (MQTT 5 server DISCONNECT, §3.14.2.1)
  *  SHUTDOWN → 0x8B server shutting down; ADMIN_KICK → 0x98 administrative action;
- *  every credential/certificate/policy change → 0x87 not authorized (0x8A banned exists only in
+ *  every credential/certificate/policy change (NOT_AUTHORIZED, AUTHORIZATION_ENFORCED…) → 0x87 not authorized (0x8A banned exists only in
  *  CONNACK). 3.x clients get no DISCONNECT; the connection is closed.
  */
 import { assertNever } from '../../errors'
@@ -55,6 +56,7 @@ export function connackRefusalFor(reason: RefusalReason): ConnackRefusal | undef
     case 'PROXY_HEADER_INVALID':
     case 'PROXY_HEADER_UNTRUSTED':
     case 'ACCESS_KEY_INACTIVE':
+    case 'NOT_AUTHORIZED':
       return 'NOT_AUTHORIZED'
     default:
       return assertNever(reason, 'refusal reason')
@@ -100,6 +102,8 @@ function connackRefusalForKick(reason: KickReason): ConnackRefusal {
     case 'ACCESS_KEY_DISABLED':
     case 'TUNNEL_POLICY_CHANGED':
     case 'ADMIN_KICK':
+    case 'NOT_AUTHORIZED':
+    case 'AUTHORIZATION_ENFORCED':
       return 'NOT_AUTHORIZED'
     default:
       return assertNever(reason, 'kick reason')
@@ -120,6 +124,8 @@ export function disconnectReasonFor(reason: KickReason): DisconnectReasonCode {
     case 'STATIC_ACCOUNT_DELETED':
     case 'TUNNEL_POLICY_CHANGED':
     case 'CREDENTIAL_EXPIRED':
+    case 'NOT_AUTHORIZED':
+    case 'AUTHORIZATION_ENFORCED':
       return DISCONNECT_REASON_CODES_V5.NOT_AUTHORIZED
     case 'RECHECK_FAILED':
       return DISCONNECT_REASON_CODES_V5.SERVER_BUSY
