@@ -9,8 +9,9 @@ import { AdminAuthError, parseAuthorization, verifyRequest } from './signing'
  * preHandler for every /v1 route: the request must be signed (DESIGN §3). Runs after body parsing
  * because the signature covers HEX_SHA256 of the raw body. A refusal is an audit event with
  * outcome failure (DESIGN §1 "Audit"), aggregated per source and code (refusal-audit.ts), and then
- * the error answer: 401 with the code, or 403 ACCESS_DENIED. The audit reason may be more precise
- * than the answer (ACCESS_KEY_UNKNOWN is answered SIGNATURE_INVALID; signing.ts says why).
+ * the error answer: 401 with the code. The audit reason may be more precise than the answer
+ * (ACCESS_KEY_UNKNOWN is answered SIGNATURE_INVALID; signing.ts says why). A verified request goes
+ * on to the authorization hook (authorization/hook.ts), which decides what the key may do.
  */
 export function signatureHook(ctx: AdminContext, refusals: RefusalAudit) {
   return async (req: FastifyRequest): Promise<void> => {

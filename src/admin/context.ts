@@ -1,4 +1,6 @@
 import type { Logger } from 'pino'
+import type { AccountService } from '../accounts/account-service'
+import type { PolicyService } from '../accounts/policy-service'
 import type { AuditEvent, AuditInput } from '../audit/event'
 import type { AccessKeyService } from '../auth/access-keys'
 import type { SecurityTokens } from '../auth/security-tokens'
@@ -10,11 +12,13 @@ import type { CaRegistry } from '../ca/ca-registry'
 import type { DeviceRegistry } from '../ca/device-registry'
 import type { RegistrationCodes } from '../ca/registration-codes'
 import type { ConnId } from '../ids'
+import type { AdminAction } from '../policy/authorization/types'
 import type { InstanceService } from '../instances/instance-service'
 import type { SessionView } from '../proxy/session-registry'
 import type { KickReason } from '../reasons'
 import type { Store } from '../store/store'
 import type { ErrorCode } from '../errors'
+import { adminAuthorizer, type AdminAuthorizer } from './authorization/authorizer'
 import { adminKeyResolver } from './key-resolver'
 import type { RefusalAuditOptions } from './refusal-audit'
 import type { RootAccessKey } from './root-key'
@@ -31,6 +35,10 @@ export interface AdminContext {
   cas: CaRegistry
   devices: DeviceRegistry
   codes: RegistrationCodes
+  /** `/v1/accounts` (DESIGN §4); `withAccount` and `isWithin` serve AccessKey creation and the escalation guards. */
+  accounts: Pick<AccountService, 'create' | 'list' | 'get' | 'delete' | 'withAccount' | 'isWithin'>
+  /** `/v1/policies` and their attachments (DESIGN §4); `documentsFor` serves the admin authorizer. */
+  policies: Pick<PolicyService, 'put' | 'list' | 'get' | 'delete' | 'attach' | 'detach' | 'attachments' | 'detachEverywhere' | 'documentsFor'>
   /** `/v1/access-keys` (DESIGN §3); secrets are returned by `create` only. */
   accessKeys: Pick<AccessKeyService, 'create' | 'list' | 'get' | 'setStatus' | 'delete' | 'secretOf'>
   /** `/v1/instances/{id}/static-accounts` (CreateAccount, DESIGN §1). */
@@ -43,8 +51,15 @@ export interface AdminContext {
   metrics: MetricsRenderer
   sessions: SessionControl
   logger: Logger
-  /** Finds a key that signs admin requests and says whether it may administer (key-resolver.ts). */
+  /** Finds a key that signs admin requests (key-resolver.ts). */
   keyResolver: KeyResolver
+  /** Decides what a verified key may do (src/admin/authorization/). */
+  authorize: AdminAuthorizer
+  /**
+   * Counts each admin authorization decision; the composition root wires it to
+   * `portcullis_authorization_decisions_total{protocol="admin",action,result}`.
+   */
+  authorizationDecisions?: (action: AdminAction, allowed: boolean) => void
   limits: { maxAdminBodyBytes: number }
   /** `GET /readyz`: whether the gateway can serve, and why not; default: the store answers a ping. */
   ready?: () => Promise<Readiness>
@@ -59,20 +74,24 @@ export interface AdminContext {
   auditStream?: { heartbeatMs?: number; maxBufferedBytes?: number }
 }
 
-/** What buildAdminContext needs: the services, and the root AccessKey instead of a resolver. */
-export type AdminContextParts = Omit<AdminContext, 'keyResolver'> & {
+/** What buildAdminContext needs: the services, and the root AccessKey instead of a resolver and authorizer. */
+export type AdminContextParts = Omit<AdminContext, 'keyResolver' | 'authorize'> & {
   rootAccessKey: Pick<RootAccessKey, 'accessKeyId' | 'accessKeySecret'>
 }
 
 /**
- * The one place that decides which keys sign admin requests; src/gateway.ts and the test harness
- * both build their AdminContext here so they cannot drift. Only the root AccessKey administers
- * the gateway; a correctly signed request of any other AccessKey is refused 403 ACCESS_DENIED
- * (key-resolver.ts says why).
+ * The one place that decides which keys sign admin requests and what they may do; src/gateway.ts
+ * and the test harness both build their AdminContext here so they cannot drift. Every Active
+ * AccessKey signs; the root AccessKey and the keys of the `root` account may do everything, any
+ * other key what its policies allow (src/admin/authorization/authorizer.ts).
  */
 export function buildAdminContext(parts: AdminContextParts): AdminContext {
   const { rootAccessKey, ...rest } = parts
-  return { ...rest, keyResolver: adminKeyResolver(rootAccessKey, rest.accessKeys) }
+  return {
+    ...rest,
+    keyResolver: adminKeyResolver(rootAccessKey, rest.accessKeys),
+    authorize: adminAuthorizer({ rootAccessKeyId: rootAccessKey.accessKeyId, store: rest.store, policies: rest.policies }),
+  }
 }
 
 /**

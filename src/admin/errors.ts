@@ -11,8 +11,10 @@ import { ERROR_CODES, PortcullisError, type ErrorCode } from '../errors'
  *   not a CA, out of validity, wrong registration code, bad proof of possession);
  * - 409 for a request that conflicts with the current state: duplicates, the 32-CA limit
  *   (CA_LIMIT_EXCEEDED: the same request succeeds once a CA is deleted, so it is a state conflict,
- *   not a malformed request), ACTIVE devices under a CA being deleted, a REVOKED device;
- * - 401 for every signature failure, including a replayed nonce; 403 for a disabled AccessKey;
+ *   not a malformed request), ACTIVE devices under a CA being deleted, a REVOKED device, an
+ *   account that still has sub-accounts or AccessKeys, a policy that is still attached;
+ * - 401 for every signature failure, including a replayed nonce; 403 for a disabled AccessKey and
+ *   for a correctly signed request its policies do not allow (ACCESS_DENIED);
  * - 503 when the store is unreachable or this replica is still re-reading it after it was lost
  *   (the client may retry); 500 for everything else, with the
  *   generic message only (internals are logged, never returned).
@@ -41,6 +43,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   SIGNATURE_MISSING: 401,
   SIGNATURE_EXPIRED: 401,
   NONCE_REUSED: 401,
+  ACCOUNT_IN_USE: 409,
+  POLICY_ATTACHED: 409,
   INSTANCE_IN_USE: 409,
   ADDRESS_IN_USE: 500,
   LISTEN_FAILED: 500,

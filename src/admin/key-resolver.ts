@@ -4,13 +4,11 @@ import { rootKeyResolver } from './root-key'
 import type { KeyResolver } from './signing'
 
 /**
- * Which keys the admin API knows, and which of them may administer. Only the root AccessKey
- * administers the gateway. Keys created through the API are the credentials of AMQP clients: one
- * leaked from a client must not open the admin API (there is no policy system to scope them yet),
- * so a request they sign is refused 403 ACCESS_DENIED — but only after its signature verified, so
- * only the key's holder learns that the key exists (signing.ts explains what each answer says).
- * A disabled key throws ACCESS_KEY_INACTIVE from secretOf, which verifyRequest answers like an
- * unknown key.
+ * Which keys may sign admin requests: the root AccessKey and every stored AccessKey that is
+ * Active (DESIGN §4 "Any AccessKey may sign admin calls"). What a key may then do is decided after
+ * its signature verified (src/admin/authorization/): the root key and the keys of the `root`
+ * account everything, any other key what its policies grant. A disabled key throws
+ * ACCESS_KEY_INACTIVE from secretOf, which verifyRequest answers like an unknown key.
  */
 export function adminKeyResolver(
   root: Pick<RootAccessKey, 'accessKeyId' | 'accessKeySecret'>,
@@ -21,6 +19,6 @@ export function adminKeyResolver(
     const rootKey = await rootResolver(accessKeyId)
     if (rootKey !== undefined) return rootKey
     const secret = await accessKeys.secretOf(accessKeyId)
-    return secret === undefined ? undefined : { secret, mayAdminister: false }
+    return secret === undefined ? undefined : { secret }
   }
 }

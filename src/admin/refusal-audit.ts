@@ -7,10 +7,12 @@ import type { ErrorCode } from '../errors'
  * requests a second, and one event each would push every real event out of the recent buffer
  * (`GET /v1/audit`) and the sinks' caps.
  *
- * Per (source address, code) and interval: the first refusal is recorded at once (an operator sees
- * an attack start in real time), the rest are only counted; when the interval ends one summary
- * event carries how many more there were (`details.count`, `firstAt`, `lastAt`). So one source
- * costs at most two events per code per interval, whatever its rate. The table of sources is
+ * Per (source address, code, admin action) and interval: the first refusal is recorded at once (an
+ * operator sees an attack start in real time), the rest are only counted; when the interval ends
+ * one summary event carries how many more there were (`details.count`, `firstAt`, `lastAt`). So
+ * one source costs at most two events per code (and, for ACCESS_DENIED, per action: a fixed list)
+ * per interval, whatever its rate. The action is part of the key because a key refused one action
+ * and then trying another is exactly what an operator needs to see. The table of sources is
  * capped (`maxSources`): past it, refusals from new sources fold into one overflow entry (source ip
  * `*`), so many source addresses cannot grow memory or the event count either.
  */
@@ -26,6 +28,9 @@ export interface RefusedRequest {
   reason: ErrorCode
   /** The AccessKey id the request claimed (not a secret); absent when the header had none. */
   accessKeyId?: string
+  /** ACCESS_DENIED: the admin action that was refused, and on which resource. */
+  action?: string
+  resource?: string
   method: string
   path: string
   requestId: string
@@ -60,7 +65,7 @@ export class RefusalAudit {
 
   refused(request: RefusedRequest): void {
     const now = new Date().toISOString()
-    const key = `${request.source.ip}|${request.reason}`
+    const key = `${request.source.ip}|${request.reason}|${request.action ?? ''}`
     const window = this.windows.get(key)
     if (window !== undefined) {
       this.count(window, request, now)
@@ -80,7 +85,7 @@ export class RefusalAudit {
       reason: request.reason,
       actor: actorOf(request.accessKeyId),
       source: request.source,
-      details: { method: request.method, path: request.path, requestId: request.requestId, count: 1 },
+      details: { ...actionOf(request), method: request.method, path: request.path, requestId: request.requestId, count: 1 },
     })
   }
 
@@ -98,6 +103,7 @@ export class RefusalAudit {
         actor: actorOf(keys.length === 1 ? keys[0] : undefined),
         source: w.source,
         details: {
+          ...actionOf(w.last),
           aggregated: true, count: w.suppressed, firstAt: w.firstAt, lastAt: w.lastAt,
           method: w.last.method, path: w.last.path, requestId: w.last.requestId, accessKeyIds: keys,
         },
@@ -116,6 +122,13 @@ export class RefusalAudit {
     window.lastAt = now
     window.last = request
     if (request.accessKeyId !== undefined && window.keys.size < MAX_KEYS_PER_SUMMARY) window.keys.add(request.accessKeyId)
+  }
+}
+
+function actionOf(request: RefusedRequest): { action?: string; resource?: string } {
+  return {
+    ...(request.action !== undefined ? { action: request.action } : {}),
+    ...(request.resource !== undefined ? { resource: request.resource } : {}),
   }
 }
 

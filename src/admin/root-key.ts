@@ -95,7 +95,7 @@ export async function rootKeyFileTooOpen(file: string): Promise<boolean> {
   return (info.mode & 0o077) !== 0
 }
 
-/** A resolver that knows the root key only; it may administer (key-resolver.ts adds the others). */
+/** A resolver that knows the root key only (key-resolver.ts adds the stored AccessKeys). */
 export function rootKeyResolver(root: Pick<RootAccessKey, 'accessKeyId' | 'accessKeySecret'>): KeyResolver {
-  return async (accessKeyId) => (accessKeyId === root.accessKeyId ? { secret: root.accessKeySecret, mayAdminister: true } : undefined)
+  return async (accessKeyId) => (accessKeyId === root.accessKeyId ? { secret: root.accessKeySecret } : undefined)
 }

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { PortcullisError } from '../errors'
 import { signatureHook } from './auth-hook'
+import { authorizationHook } from './authorization/hook'
+import { requireAdminAction } from './authorization/route-action'
 import type { AdminContext } from './context'
 import { toErrorResponse } from './errors'
 import { errorLogFields } from './error-log'
 import { RefusalAudit } from './refusal-audit'
 import { accessKeyRoutes } from './routes/access-keys'
+import { accountRoutes } from './routes/accounts'
 import { auditRoutes } from './routes/audit'
 import { blacklistRoutes } from './routes/blacklist'
 import { caRoutes } from './routes/cas'
@@ -14,6 +17,7 @@ import { connectionRoutes } from './routes/connections'
 import { deviceRoutes } from './routes/devices'
 import { healthRoutes } from './routes/health'
 import { instanceRoutes } from './routes/instances'
+import { policyRoutes } from './routes/policies'
 import { staticAccountRoutes } from './routes/static-accounts'
 
 /**
@@ -21,13 +25,30 @@ import { staticAccountRoutes } from './routes/static-accounts'
  *
  *   onRequest (child logger with requestId) → content-type parser (keeps the raw bytes, capped at
  *   limits.maxAdminBodyBytes → 413 BODY_TOO_LARGE) → preHandler: signature check (401/403 +
- *   aggregated audit) →
+ *   aggregated audit) → preHandler: authorization of the route's action on its resource (403
+ *   ACCESS_DENIED + aggregated audit; DESIGN §4) →
  *   handler (changes audited with before/after) → error handler ({code, message, requestId}) →
  *   onResponse (one log line: method, path, status, time; never the body or Authorization).
  *
+ * Every /v1 route declares its admin action in its route `config`; one without fails to register
+ * (the onRoute hook below), so there is no route the authorization step does not decide.
+ *
  * `/healthz`, `/readyz`, `/metrics` are unsigned, for probes and scrapers.
  */
-export function createAdminServer(ctx: AdminContext): FastifyInstance {
+export interface AdminServerOptions {
+  /** The /v1 route plugins (default: v1Routes(ctx)); each route must declare its admin action. */
+  routes?: readonly FastifyPluginAsync[]
+}
+
+/** The /v1 API, in registration order. */
+export function v1Routes(ctx: AdminContext): FastifyPluginAsync[] {
+  return [
+    instanceRoutes(ctx), caRoutes(ctx), deviceRoutes(ctx), connectionRoutes(ctx), accessKeyRoutes(ctx),
+    staticAccountRoutes(ctx), blacklistRoutes(ctx), auditRoutes(ctx), accountRoutes(ctx), policyRoutes(ctx),
+  ]
+}
+
+export function createAdminServer(ctx: AdminContext, opts: AdminServerOptions = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ component: 'admin' }) as FastifyBaseLogger,
     // Our own one-line-per-request log below; fastify's default would log the URL with its query.
@@ -73,15 +94,10 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
   app.register(healthRoutes(ctx))
   app.register(
     async (v1) => {
+      v1.addHook('onRoute', requireAdminAction)
       v1.addHook('preHandler', signatureHook(ctx, refusals))
-      await v1.register(instanceRoutes(ctx))
-      await v1.register(caRoutes(ctx))
-      await v1.register(deviceRoutes(ctx))
-      await v1.register(connectionRoutes(ctx))
-      await v1.register(accessKeyRoutes(ctx))
-      await v1.register(staticAccountRoutes(ctx))
-      await v1.register(blacklistRoutes(ctx))
-      await v1.register(auditRoutes(ctx))
+      v1.addHook('preHandler', authorizationHook(ctx, refusals))
+      for (const routes of opts.routes ?? v1Routes(ctx)) await v1.register(routes)
     },
     { prefix: '/v1' },
   )

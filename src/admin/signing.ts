@@ -111,17 +111,18 @@ export function signRequest(input: SignRequestInput): Record<string, string> {
   }
 }
 
-/** A key the admin API knows: its secret, and whether it may administer the gateway. */
+/**
+ * A key the admin API knows: its secret. What the key may do is not the signature's business: the
+ * authorization step after it decides that (src/admin/authorization/, DESIGN §4).
+ */
 export interface ResolvedKey {
   secret: string
-  mayAdminister: boolean
 }
 
 /**
- * Finds an AccessKey; undefined when the key is unknown. A bare string is the secret of a key that
- * may administer (the form of the first resolvers, kept for callers that know one key only). May
- * throw ACCESS_KEY_INACTIVE (a disabled key: its secret is not opened, so the signature cannot even
- * be checked).
+ * Finds an AccessKey; undefined when the key is unknown. A bare string is the secret (the form of
+ * the first resolvers, kept for callers that know one key only). May throw ACCESS_KEY_INACTIVE (a
+ * disabled key: its secret is not opened, so the signature cannot even be checked).
  */
 export type KeyResolver = (accessKeyId: string) => Promise<ResolvedKey | string | undefined>
 
@@ -170,8 +171,10 @@ function single(value: string | string[] | undefined): string | undefined {
  * - SIGNATURE_MISSING: a header is absent; SIGNATURE_INVALID: malformed headers or a signature
  *   that does not verify;
  * - SIGNATURE_EXPIRED: the date is more than 15 minutes from the server's clock;
- * - NONCE_REUSED: the nonce was accepted before (within the signature window, on any replica);
- * - ACCESS_DENIED (403): the key is known, the signature verifies, but the key may not administer.
+ * - NONCE_REUSED: the nonce was accepted before (within the signature window, on any replica).
+ *
+ * A verified request of any Active key goes on to the authorization step, which answers 403
+ * ACCESS_DENIED for an action the key's policies do not allow (src/admin/authorization/).
  *
  * Which of these is safe to say: an unknown AccessKey and a wrong signature both answer
  * SIGNATURE_INVALID, because telling them apart would let an unauthenticated caller probe which
@@ -182,7 +185,7 @@ function single(value: string | string[] | undefined): string | undefined {
  * good signature: only the key's holder learns that the key exists.
  *
  * Order: signature first (a forger learns nothing and cannot burn nonces), then the date window,
- * then the nonce claim (only an otherwise good request consumes its nonce), then the permission.
+ * then the nonce claim (only an otherwise good request consumes its nonce).
  */
 export async function verifyRequest(input: VerifyRequestInput): Promise<VerifiedRequest> {
   const authHeader = single(input.headers.authorization)
@@ -210,7 +213,6 @@ export async function verifyRequest(input: VerifyRequestInput): Promise<Verified
 
   // Scoped by AccessKey: one key holder cannot pre-claim (and so block) another key's nonces.
   if (!(await input.claimNonce(`admin:${auth.accessKeyId}:${nonce}`, NONCE_TTL_MS))) throw new AdminAuthError('NONCE_REUSED')
-  if (!key.mayAdminister) throw new AdminAuthError('ACCESS_DENIED', `AccessKey ${auth.accessKeyId} may not administer the gateway; only the root AccessKey signs admin calls`)
   return { accessKeyId: auth.accessKeyId }
 }
 
@@ -218,7 +220,7 @@ export async function verifyRequest(input: VerifyRequestInput): Promise<Verified
 async function resolve(resolver: KeyResolver, accessKeyId: string): Promise<{ key: ResolvedKey | undefined; missing: ErrorCode }> {
   try {
     const found = await resolver(accessKeyId)
-    const key = typeof found === 'string' ? { secret: found, mayAdminister: true } : found
+    const key = typeof found === 'string' ? { secret: found } : found
     return { key, missing: 'ACCESS_KEY_UNKNOWN' }
   } catch (err) {
     if (isPortcullisError(err, 'ACCESS_KEY_INACTIVE')) return { key: undefined, missing: 'ACCESS_KEY_INACTIVE' }

@@ -12,6 +12,7 @@ export type AuditEventType =
   | 'connection.rejected'
   | 'connection.closed'
   | 'session.kicked'
+  | 'authorization.denied'
   | typeof AUDIT_GAP_TYPE
   | `admin.${string}.${string}`
 

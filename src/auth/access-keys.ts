@@ -18,7 +18,12 @@
  *   HMAC first and says "disabled" only to a client that proved it holds the secret.
  * - Mutations answer `{before, after}` as public views for the admin audit event; no view ever
  *   carries the secret.
+ * - Every key belongs to an account (DESIGN §4 "Accounts and authorization"), `root` by default
+ *   and for records written before accounts existed. Whether the account exists is the caller's
+ *   to check, under the accounts lock (AccountService.withAccount), so that the check and the
+ *   write cannot race an account deletion.
  */
+import { ACCOUNT_ID, accountOfKey, ROOT_ACCOUNT_ID } from '../accounts/account-ids'
 import { PortcullisError } from '../errors'
 import { GLOBAL_SCOPE } from '../store/records'
 import type { AccessKeyRecord } from '../store/records'
@@ -42,6 +47,7 @@ export interface AccessKeyView {
   accessKeyId: string
   status: AccessKeyStatus
   description?: string
+  accountId: string
   createdAt: string
   updatedAt: string
 }
@@ -75,6 +81,7 @@ export function accessKeyView(record: AccessKeyRecord): AccessKeyView {
     accessKeyId: record.id,
     status: record.status,
     ...(record.description === undefined ? {} : { description: record.description }),
+    accountId: accountOfKey(record),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   }
@@ -106,12 +113,13 @@ export class AccessKeyService {
     })
   }
 
-  /** `input` is the request body as received: `{description?}`. */
+  /** `input` is the request body as received: `{description?, accountId?}` (default account `root`). */
   async create(input: unknown = {}): Promise<{ accessKeyId: string; accessKeySecret: string; record: AccessKeyRecord } & AccessKeyChange> {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new PortcullisError('VALIDATION_FAILED', 'an AccessKey is created from a JSON object {description?}')
+      throw new PortcullisError('VALIDATION_FAILED', 'an AccessKey is created from a JSON object {description?, accountId?}')
     }
     const description = parseDescription((input as { description?: unknown }).description)
+    const accountId = parseAccountId((input as { accountId?: unknown }).accountId)
     const accessKeyId = ACCESS_KEY_ID_PREFIX + randomBase62(ID_RANDOM_CHARS)
     const accessKeySecret = randomBase62(SECRET_CHARS)
     const time = this.now().toISOString()
@@ -120,6 +128,7 @@ export class AccessKeyService {
       secret: seal(this.keyring, accessKeySecret, secretAad(accessKeyId)),
       status: 'Active',
       ...(description === undefined ? {} : { description }),
+      accountId,
       createdAt: time,
       updatedAt: time,
     }
@@ -278,6 +287,12 @@ export class AccessKeyService {
     // A read in flight may have started before the change: later lookups must not join it.
     this.loading.delete(accessKeyId)
   }
+}
+
+function parseAccountId(value: unknown): string {
+  if (value === undefined || value === null) return ROOT_ACCOUNT_ID
+  if (typeof value !== 'string' || !ACCOUNT_ID.test(value)) throw new PortcullisError('VALIDATION_FAILED', 'accountId must be an account id')
+  return value
 }
 
 function parseDescription(value: unknown): string | undefined {

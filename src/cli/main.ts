@@ -1,6 +1,7 @@
 import { isPortcullisError } from '../errors'
 import { CliError } from './cli-error'
 import { accessKeyCommands } from './commands/access-key'
+import { accountCommands } from './commands/account'
 import { auditCommands } from './commands/audit'
 import { blacklistCommands } from './commands/blacklist'
 import { caCommands } from './commands/ca'
@@ -10,6 +11,7 @@ import { devPki } from './commands/dev-pki'
 import { deviceCommands } from './commands/device'
 import { HELP_TEXT } from './commands/help'
 import { instanceCommands } from './commands/instance'
+import { policyCommands } from './commands/policy'
 import { start } from './commands/start'
 import { staticAccountCommands } from './commands/static-account'
 import { defaultIo, type CliIo } from './io'
@@ -24,6 +26,8 @@ const GROUPS: Record<string, Record<string, Subcommand>> = {
   ca: caCommands,
   device: deviceCommands,
   'access-key': accessKeyCommands,
+  account: accountCommands,
+  policy: policyCommands,
   'static-account': staticAccountCommands,
   blacklist: blacklistCommands,
   audit: auditCommands,

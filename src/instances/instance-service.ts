@@ -9,6 +9,7 @@ import {
 } from './instance-schema'
 import { hasPlaintextSecrets, needsRewrap, openInstanceSecrets, rewrapInstanceSecrets, sealInstanceSecrets } from './instance-secrets'
 import { instanceView, type InstanceView } from './instance-view'
+import { removeInstanceAttachments } from '../accounts/attachments'
 
 /**
  * Instances are the tenants (DESIGN §2): stored in collection `instances`, scope GLOBAL_SCOPE.
@@ -275,6 +276,9 @@ export class InstanceService {
     for (const entry of await this.store.list('blacklist', GLOBAL_SCOPE)) {
       if (entry.instanceId === instanceId) await this.store.delete('blacklist', GLOBAL_SCOPE, entry.id)
     }
+    // Likewise its policy attachments (instance:, ca: and device: principals of this instance):
+    // a later instance of the same id starts with no grants.
+    await removeInstanceAttachments(this.store, instanceId)
   }
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { DecisionCounters } from '../authorization/decision-counters'
 
 /**
  * `instance` label for a connection whose instance is not known (no SNI match, bad userName). Never
@@ -110,6 +111,17 @@ export class Metrics {
     help: "1 for the current freshness of this replica's view of the store (fresh, reconnecting, stale), 0 for the others",
     labelNames: ['state'] as const,
     registers: [this.registry],
+  })
+
+  /** What the authorization decisions count in place; read into the counter below on each scrape. */
+  readonly authorizationTallies = new DecisionCounters()
+
+  readonly authorizationDecisions: Counter<'protocol' | 'action' | 'result'> = new Counter({
+    name: 'portcullis_authorization_decisions_total',
+    help: 'Authorization decisions (DESIGN §4), by protocol (mqtt, amqp, admin), action and result (allow, deny)',
+    labelNames: ['protocol', 'action', 'result'] as const,
+    registers: [this.registry],
+    collect: () => this.authorizationTallies.collectInto(this.authorizationDecisions),
   })
 
   constructor() {

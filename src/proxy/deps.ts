@@ -16,6 +16,7 @@ import type { AddressSet, NetworkMap } from '../tunnel/cidr'
 import type { EmbeddedBrokers } from '../backends/embedded-brokers'
 import type { StoreFreshness } from '../store/freshness'
 import type { ConnectionLimits } from './limits/source-limits'
+import type { AuthorizationService } from '../authorization/authorization-service'
 
 /**
  * Everything the data path may use, built once by the composition root (gateway.ts). No stage
@@ -52,4 +53,9 @@ export interface PipelineDeps {
    * them; absent only where a test assembles deps by hand, and then no limit applies.
    */
   readonly connectionLimits?: ConnectionLimits
+  /**
+   * DESIGN §4 authorization, for instances with `authorization.mode: enforce`: the Connect
+   * decisions at admission and the per-session authorizer of the splice's filters.
+   */
+  readonly authorization: Pick<AuthorizationService, 'enforces' | 'connect' | 'session' | 'ended' | 'accountOf'>
 }

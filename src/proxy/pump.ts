@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import type { StreamFilter } from './stream-filter'
 
 export interface Pump {
   /** Detaches: no more bytes move from `from` to `to` (neither stream is closed). */
@@ -77,10 +78,15 @@ export interface PumpOptions {
   stall?: { readonly timeoutMs: number; readonly onStall: () => void }
   /** Called instead of `to.end()` when `from` ends. */
   onEnd?: () => void
+  /**
+   * The session's authorization filter (stream-filter.ts): chunks go to `filter.push`, which
+   * writes to `to` what may pass; its answer is the backpressure signal `to.write` would give.
+   */
+  filter?: StreamFilter
 }
 
 export function pump(from: Duplex, to: Duplex, options: PumpOptions = {}): Pump {
-  const { coalesce = false, budget, stall, onEnd: endHandler } = options
+  const { coalesce = false, budget, stall, onEnd: endHandler, filter } = options
   let corked = false
   let drainWait = false
   let turnWait = false
@@ -111,7 +117,7 @@ export function pump(from: Duplex, to: Duplex, options: PumpOptions = {}): Pump 
       to.cork()
       process.nextTick(uncork)
     }
-    if (!to.write(chunk)) {
+    if (!(filter === undefined ? to.write(chunk) : filter.push(chunk))) {
       drainWait = true
       from.pause()
       if (stall !== undefined) {

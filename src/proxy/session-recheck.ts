@@ -157,6 +157,12 @@ function concernedSessions(event: ChangeEvent): ((s: SessionView) => boolean) | 
     }
     case 'instances':
       return (s) => s.instanceId === event.id
+    // Policies, attachments and accounts decide only enforced sessions, and those of enforcing
+    // instances (a change of mode itself is an instance change, above).
+    case 'policies':
+    case 'policyAttachments':
+    case 'accounts':
+      return (s) => s.enforced === true
     case 'blacklist': {
       if (event.op === 'delete') return undefined
       const index = BlacklistIndex.build([event.record as BlacklistRecord])

@@ -13,11 +13,17 @@ export interface ClientIdentity {
   /** MQTT: the registered CA the certificate chains to, and the device certificate's id. */
   caId?: string
   deviceId?: string
+  /** The device certificate's subject CN: the `${certCommonName}` of policies. */
+  certCommonName?: string
   clientId?: string
   username?: string
   /** AMQP: the AccessKey the credentials derive from, and the static user's name. */
   accessKeyId?: string
   account?: string
+  /** AMQP: the account that owns the AccessKey (DESIGN §4 "Accounts"); `root` for keys made before accounts. */
+  accountId?: string
+  /** AMQP: the virtual host the client opened, as it named it (its resources' prefix). */
+  vhost?: string
   /** When the credential stops being valid (an STS token's expiresAt, ISO 8601): the session ends then. */
   credentialExpiresAt?: string
 }
@@ -32,6 +38,8 @@ export interface SessionIdentity extends ClientIdentity {
 
 export interface SessionView extends SessionIdentity {
   connId: ConnId
+  /** Spliced through the authorization filters (its instance enforced authorization when it started). */
+  enforced?: true
   listener: string
   startedAt: string
   processId: string

@@ -8,7 +8,9 @@ import type { BlacklistCache } from './blacklist-cache'
 import type { DeviceCache } from './device-cache'
 import type { InstanceDirectory } from './instance-directory'
 import type { TrustIndexCache } from './trust-cache'
-import type { SessionIdentity } from './session-registry'
+import type { SessionIdentity, SessionView } from './session-registry'
+import type { AuthorizationService } from '../authorization/authorization-service'
+import { decidedBy } from '../authorization/explain'
 import { blacklistSubject } from './session-subject'
 
 /** A rule a session no longer meets: the kick for a live session, the refusal for one still in its handshake. */
@@ -25,12 +27,15 @@ export interface SessionRulesDeps {
   devices: Pick<DeviceCache, 'get'>
   accessKeys: Pick<AccessKeyService, 'secretOf'>
   staticAccounts: Pick<StaticAccountService, 'find'>
+  authorization: Pick<AuthorizationService, 'connect' | 'enforces'>
 }
 
 /**
  * One re-evaluation of a session against every rule that admitted it: its instance and tunnel
- * rule, the blacklist, its credential's expiry, its CA and device certificate state, its
- * AccessKey and static account. The same function serves three callers (session-recheck.ts): the
+ * rule, the blacklist, its credential's expiry, its authorization (DESIGN §4: `mqtt:Connect` /
+ * `amqp:Connect` under the policies as they are now, and a live session admitted without
+ * enforcement once its instance enforces), its CA and device certificate state, its AccessKey and
+ * static account. The same function serves three callers (session-recheck.ts): the
  * last stage before the splice (for changes made while the connection waited on its broker),
  * every change notification, and every live session after a store reconnect.
  *
@@ -41,12 +46,12 @@ export interface SessionRulesDeps {
 export class SessionRules {
   constructor(private readonly deps: SessionRulesDeps) {}
 
-  async evaluate(s: SessionIdentity, now = Date.now()): Promise<Breach | undefined> {
+  async evaluate(s: SessionIdentity | SessionView, now = Date.now()): Promise<Breach | undefined> {
     return this.synchronousRules(s, now) ?? (await this.certificateRules(s)) ?? (await this.credentialRules(s))
   }
 
   /** The rules the caches answer at once. */
-  private synchronousRules(s: SessionIdentity, now: number): Breach | undefined {
+  private synchronousRules(s: SessionIdentity | SessionView, now: number): Breach | undefined {
     const instance = this.deps.directory.get(s.instanceId)
     if (instance === undefined) return breach('ADMIN_KICK', 'UNKNOWN_INSTANCE', `instance ${s.instanceId} no longer exists`)
     if (!tunnelAdmits(instance, s.vpcId)) {
@@ -57,7 +62,21 @@ export class SessionRules {
     if (s.credentialExpiresAt !== undefined && Date.parse(s.credentialExpiresAt) <= now) {
       return breach('CREDENTIAL_EXPIRED', 'CREDENTIAL_EXPIRED', `credential expired at ${s.credentialExpiresAt}`)
     }
-    return undefined
+    return this.authorizationRules(s)
+  }
+
+  private authorizationRules(s: SessionIdentity | SessionView): Breach | undefined {
+    // A live session spliced without filters cannot be enforced afterwards: it ends, and its
+    // client reconnects into an enforced session.
+    if ('connId' in s && s.enforced !== true && this.deps.authorization.enforces(s.instanceId)) {
+      return breach('AUTHORIZATION_ENFORCED', 'NOT_AUTHORIZED', `instance ${s.instanceId} now enforces authorization`)
+    }
+    // An AMQP client is decided on its vhost, known from its Open on (stages/backend.ts).
+    if (s.protocol === 'amqp' && s.vhost === undefined) return undefined
+    const decision = this.deps.authorization.connect(s)
+    if (decision === undefined || decision.allowed) return undefined
+    const action = s.protocol === 'mqtt' ? 'mqtt:Connect' : 'amqp:Connect'
+    return breach('NOT_AUTHORIZED', 'NOT_AUTHORIZED', `${action} is no longer allowed${decidedBy(decision)}`)
   }
 
   private async certificateRules(s: SessionIdentity): Promise<Breach | undefined> {

@@ -3,6 +3,7 @@
  * serialise them as JSON, so nothing here may hold a Buffer, Date or class instance. Times are
  * ISO 8601 UTC strings.
  */
+import type { Statement } from '../policy/authorization/types'
 import type { ProtocolName } from '../protocols/names'
 
 export type CertStatus = 'ACTIVE' | 'INACTIVE'
@@ -125,6 +126,11 @@ export interface AccessKeyRecord {
   secret: SealedSecret
   status: 'Active' | 'Inactive'
   description?: string
+  /**
+   * The account the key belongs to (DESIGN §4 "Accounts and authorization"). Absent on records
+   * written before accounts existed: those keys belong to `root`.
+   */
+  accountId?: string
   createdAt: string
   updatedAt: string
 }
@@ -148,6 +154,42 @@ export interface BlacklistRecord {
   createdAt: string
 }
 
+/**
+ * An account (DESIGN §4), scope GLOBAL_SCOPE, id = the account id. `root` is never stored: it
+ * always exists and has no parent (src/accounts/account-service.ts synthesises it). An account
+ * without `parentId` sits directly under `root`.
+ */
+export interface AccountRecord {
+  id: string
+  displayName?: string
+  parentId?: string
+  createdAt: string
+  updatedAt: string
+}
+
+/**
+ * A policy document (DESIGN §4), scope GLOBAL_SCOPE, id = its name. `version` counts the PUTs
+ * that wrote it (1 after the first).
+ */
+export interface PolicyRecord {
+  name: string
+  statements: Statement[]
+  version: number
+  createdAt: string
+  updatedAt: string
+}
+
+/**
+ * One policy attached to one principal: scope = the policy name (so listing a policy's
+ * attachments, and refusing to delete an attached policy, read one scope), id = the principal
+ * string (`account:<id>`, `accessKey:<id>`, `instance:<id>`, `ca:<inst>/<caId>`, `device:<inst>/<id>`).
+ */
+export interface PolicyAttachmentRecord {
+  policy: string
+  principal: string
+  createdAt: string
+}
+
 /** Collection name → record type. A record lives under (collection, scope, id). */
 export interface Records {
   instances: InstanceRecord
@@ -157,10 +199,14 @@ export interface Records {
   accessKeys: AccessKeyRecord
   staticAccounts: StaticAccountRecord
   blacklist: BlacklistRecord
+  accounts: AccountRecord
+  policies: PolicyRecord
+  policyAttachments: PolicyAttachmentRecord
 }
 export type Collection = keyof Records
 export const COLLECTIONS: readonly Collection[] = [
   'instances', 'cas', 'devices', 'registrationCodes', 'accessKeys', 'staticAccounts', 'blacklist',
+  'accounts', 'policies', 'policyAttachments',
 ]
 /** Scope for records that belong to no instance (instances themselves, AccessKeys, global lists). */
 export const GLOBAL_SCOPE = '_'

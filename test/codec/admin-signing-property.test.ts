@@ -49,7 +49,7 @@ t.test('the canonical query is the same however a client escaped it, and only VA
 
 t.test('a request signed by signRequest verifies; any other header set fails with a SIGNATURE_* code, never another error', async (t) => {
   const secret = 'a-secret-of-the-test'
-  const resolveSecret = async (id: string): Promise<ResolvedKey | undefined> => (id === 'LTAI-test' ? { secret, mayAdminister: true } : undefined)
+  const resolveSecret = async (id: string): Promise<ResolvedKey | undefined> => (id === 'LTAI-test' ? { secret } : undefined)
   const claimed = new Set<string>()
   const claimNonce = async (nonce: string): Promise<boolean> => !claimed.has(nonce) && Boolean(claimed.add(nonce))
   const path = fc.tuple(fc.stringMatching(/^\/[a-z0-9/]{0,20}$/), fc.array(fc.tuple(queryPart, queryPart), { maxLength: 3 }))

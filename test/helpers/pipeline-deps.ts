@@ -8,6 +8,7 @@ import { BlacklistIndex } from '../../src/policy/blacklist'
 import { StoreFreshness } from '../../src/store/freshness'
 import { AddressSet, NetworkMap } from '../../src/tunnel/cidr'
 import type { InstanceRecord } from '../../src/store/records'
+import { authorizationWithoutPolicies } from './authorization'
 
 /**
  * The real data-path parts a runner test needs (session registry, audit log, metrics, freshness,
@@ -37,6 +38,7 @@ export function pipelineDeps(o: {
     audit: new AuditLog({ sinks: [] }),
     metrics: new Metrics(),
     logger: createLogger({ level: 'silent' }),
+    authorization: authorizationWithoutPolicies(o.instances),
     ...over,
   } as unknown as PipelineDeps
 }

@@ -161,9 +161,10 @@ t.test("Debian's python3-pika publishes and consumes through the gateway", async
   t.equal(accepted.actor.accessKeyId, fx.accessKeyId)
 })
 
-t.test('an AccessKey made for AMQP clients cannot sign admin calls', async (t) => {
+t.test('an AccessKey of a sub-account made for AMQP clients cannot sign admin calls its policies do not grant', async (t) => {
   const tg = await startTestGateway(t)
-  const key = (await tg.admin('POST', '/v1/access-keys', {})).body as { accessKeyId: string; accessKeySecret: string }
+  t.equal((await tg.admin('POST', '/v1/accounts', { id: 'amqp-clients' })).status, 201)
+  const key = (await tg.admin('POST', '/v1/access-keys', { accountId: 'amqp-clients' })).body as { accessKeyId: string; accessKeySecret: string }
   const { signRequest } = await import('../../src/admin/signing')
   const headers = signRequest({ method: 'GET', url: '/v1/instances', accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret })
   const res = await fetch(`${tg.gateway.adminUrl}/v1/instances`, { headers })

@@ -3,10 +3,11 @@ import { verifySecurityToken } from '../../src/auth/security-tokens'
 import { createAccountBody } from '../../src/cli/commands/static-account'
 import { adminHarness, type AdminHarness } from '../helpers/admin-harness'
 
-type Key = { accessKeyId: string; accessKeySecret: string }
+type Key = { accessKeyId: string; accessKeySecret: string; accountId?: string; description?: string }
 
-async function createKey(t: tap.Test, h: AdminHarness, description?: string): Promise<Key> {
-  const res = await h.call('POST', '/v1/access-keys', description === undefined ? {} : { description })
+async function createKey(t: tap.Test, h: AdminHarness, description?: string, accountId?: string): Promise<Key> {
+  const body = { ...(description !== undefined ? { description } : {}), ...(accountId !== undefined ? { accountId } : {}) }
+  const res = await h.call('POST', '/v1/access-keys', body)
   t.equal(res.statusCode, 201, res.body)
   return res.json() as Key
 }
@@ -17,7 +18,7 @@ t.test('creating an AccessKey answers its secret once; lists, reads and the audi
   t.equal(res.statusCode, 201)
   t.equal(res.headers['cache-control'], 'no-store', 'an answer with a secret is not cached')
   const created = res.json()
-  t.match(created, { accessKeyId: /^LTAI[A-Za-z0-9]{20}$/, accessKeySecret: /^[A-Za-z0-9]{30}$/, status: 'Active', description: 'ci pipeline' })
+  t.match(created, { accessKeyId: /^LTAI[A-Za-z0-9]{20}$/, accessKeySecret: /^[A-Za-z0-9]{30}$/, status: 'Active', description: 'ci pipeline', accountId: 'root' })
 
   const list = await h.call('GET', '/v1/access-keys')
   t.equal(list.statusCode, 200)
@@ -46,25 +47,62 @@ t.test('an unknown body key or a bad description is refused with 400 and audited
   t.same((await h.call('GET', '/v1/access-keys')).json(), { items: [] })
 })
 
-t.test('a key created through the API may not administer: 403 ACCESS_DENIED, audited with its id', async (t) => {
+t.test('a key of a sub-account without a policy is refused 403 ACCESS_DENIED naming the action, audited with its id', async (t) => {
   const h = await adminHarness(t)
-  const key = await createKey(t, h)
-  const active = await h.call('GET', '/v1/instances', undefined, key)
-  t.equal(active.statusCode, 403, 'only the root AccessKey administers')
-  t.equal(active.json().code, 'ACCESS_DENIED')
-  const write = await h.call('POST', '/v1/access-keys', {}, key)
-  t.equal(write.statusCode, 403, 'nor can it create keys')
+  t.equal((await h.call('POST', '/v1/accounts', { id: 'ops' })).statusCode, 201)
+  const key = await createKey(t, h, undefined, 'ops')
+  const read = await h.call('GET', '/v1/instances', undefined, key)
+  t.same([read.statusCode, read.json().code], [403, 'ACCESS_DENIED'], 'a valid signature reaches authorization, which finds no grant')
+  t.equal(read.json().message, `AccessKey ${key.accessKeyId} may not admin:ListInstances on admin:instances`)
+  const write = await h.call('POST', '/v1/access-keys', { accountId: 'ops' }, key)
+  t.same([write.statusCode, write.json().code], [403, 'ACCESS_DENIED'], 'nor can it create keys')
+  t.match(write.json().message, /admin:CreateAccessKey on admin:access-keys$/)
   t.same((await h.call('GET', '/v1/access-keys')).json().items.map((k: Key) => k.accessKeyId), [key.accessKeyId], 'nothing was created')
+  t.equal(h.audit.recent({ type: 'admin.accessKey.create' }).length, 1, 'a refused request never reaches the handler (only the first create is audited)')
 
   const forged = await h.call('GET', '/v1/instances', undefined, { accessKeyId: key.accessKeyId, accessKeySecret: 'guess' })
   t.same([forged.statusCode, forged.json().code], [401, 'SIGNATURE_INVALID'], 'without the secret the key is not even said to exist')
+  t.equal((await h.call('GET', '/v1/instances', undefined, key)).statusCode, 403)
 
-  await h.app.close() // ends the aggregation interval: the second ACCESS_DENIED is in the summary
+  await h.app.close() // ends the aggregation interval: the repeated ListInstances refusal is in the summary
   const refusals = h.audit.recent({ type: 'admin.request.refused' })
-  t.same(refusals.map((e) => e.reason), ['ACCESS_DENIED', 'SIGNATURE_INVALID', 'ACCESS_DENIED'])
-  t.same(refusals.map((e) => e.actor['id']), [key.accessKeyId, key.accessKeyId, key.accessKeyId], 'the refusals (and the summary of one key) name the key that tried')
-  t.same(refusals[2]?.details['accessKeyIds'], [key.accessKeyId], 'so does the summary')
-  t.equal(refusals[2]?.details['count'], 1)
+  t.same(refusals.map((e) => [e.reason, e.details['action']]), [
+    ['ACCESS_DENIED', 'admin:ListInstances'], ['ACCESS_DENIED', 'admin:CreateAccessKey'], ['SIGNATURE_INVALID', undefined], ['ACCESS_DENIED', 'admin:ListInstances'],
+  ], 'each refused action is recorded at once, a repeat only in the summary')
+  t.same(refusals.map((e) => e.actor['id']), [key.accessKeyId, key.accessKeyId, key.accessKeyId, key.accessKeyId], 'the refusals (and the summary of one key) name the key that tried')
+  t.equal(refusals[0]?.details['resource'], 'admin:instances')
+  t.same(refusals[3]?.details['accessKeyIds'], [key.accessKeyId], 'so does the summary')
+  t.equal(refusals[3]?.details['count'], 1)
+})
+
+t.test('a key created without an account belongs to root and may administer everything', async (t) => {
+  const h = await adminHarness(t)
+  const key = await createKey(t, h)
+  t.equal((await h.call('GET', `/v1/access-keys/${key.accessKeyId}`)).json().accountId, 'root')
+  const made = await h.call('POST', '/v1/instances', { id: 'by-key', protocol: 'mqtt' }, key)
+  t.equal(made.statusCode, 201, made.body)
+  const sub = await h.call('POST', '/v1/accounts', { id: 'team' }, key)
+  t.equal(sub.statusCode, 201, 'it may create accounts anywhere')
+  const other = await h.call('POST', '/v1/access-keys', { accountId: 'team' }, key)
+  t.equal(other.statusCode, 201, 'and keys in them')
+  t.equal(h.audit.recent({ type: 'admin.instance.create' })[0]?.actor['id'], key.accessKeyId, 'its changes are audited under its id')
+})
+
+t.test('an AccessKey is created in an existing account only; list and show name its account', async (t) => {
+  const h = await adminHarness(t)
+  const missing = await h.call('POST', '/v1/access-keys', { accountId: 'nope' })
+  t.same([missing.statusCode, missing.json().code], [404, 'NOT_FOUND'])
+  t.match(missing.json().message, /accountId/)
+  const bad = await h.call('POST', '/v1/access-keys', { accountId: 'has space' })
+  t.same([bad.statusCode, bad.json().code], [400, 'VALIDATION_FAILED'])
+  t.match(bad.json().message, /accountId/)
+  t.same(h.audit.recent({ type: 'admin.accessKey.create' }).map((e) => [e.outcome, e.reason]), [['failure', 'NOT_FOUND'], ['failure', 'VALIDATION_FAILED']])
+  await h.call('POST', '/v1/accounts', { id: 'ops' })
+  const key = await createKey(t, h, 'ops key', 'ops')
+  t.match(key, { accountId: 'ops', description: 'ops key' })
+  t.match((await h.call('GET', `/v1/access-keys/${key.accessKeyId}`)).json(), { accessKeyId: key.accessKeyId, accountId: 'ops' })
+  t.match((await h.call('GET', '/v1/access-keys')).json().items, [{ accessKeyId: key.accessKeyId, accountId: 'ops' }])
+  t.match(h.audit.recent({ type: 'admin.accessKey.create' }).at(-1)?.details['after'], { accessKeyId: key.accessKeyId, accountId: 'ops' })
 })
 
 t.test('without its secret, an Active, disabled, deleted or unknown AccessKey answers alike, so its state cannot be probed', async (t) => {
@@ -115,7 +153,7 @@ t.test('deleting an AccessKey deletes its static accounts and says which in the 
   t.same((await h.call('GET', '/v1/instances/rabbit/static-accounts')).json(), { items: [] })
   const [event] = h.audit.recent({ type: 'admin.accessKey.delete' })
   t.match(event?.details['before'], { accessKeyId: key.accessKeyId })
-  t.same(event?.details['after'], { deletedStaticAccounts: [{ instanceId: 'rabbit', userName: made.json().userName }] })
+  t.same(event?.details['after'], { deletedStaticAccounts: [{ instanceId: 'rabbit', userName: made.json().userName }], detachedPolicies: [] })
 })
 
 t.test('a security token is issued for an Active key; the audit has its id and expiry only', async (t) => {

@@ -29,10 +29,12 @@ t.test('POST /v1/blacklist answers 201 with the entry, its actor the signing (ro
   const global = await h.call('POST', '/v1/blacklist', { kind: 'ip', value: '203.0.113.0/24' })
   t.equal(global.statusCode, 201, global.body)
   t.notOk('instanceId' in global.json(), 'a global entry has no instanceId')
-  const key = (await h.call('POST', '/v1/access-keys', {})).json() as { accessKeyId: string; accessKeySecret: string }
+  await h.call('POST', '/v1/accounts', { id: 'ops' })
+  const key = (await h.call('POST', '/v1/access-keys', { accountId: 'ops' })).json() as { accessKeyId: string; accessKeySecret: string }
   const byKey = await h.call('POST', '/v1/blacklist', { kind: 'ip', value: '198.51.100.0/24' }, key)
-  t.equal(byKey.statusCode, 403, 'an API-created AccessKey may not administer')
+  t.equal(byKey.statusCode, 403, 'a sub-account key without a policy may not add entries')
   t.equal(byKey.json().code, 'ACCESS_DENIED')
+  t.match(byKey.json().message, /admin:AddBlacklistEntry on admin:blacklist$/)
   t.equal(h.audit.recent({ type: 'admin.blacklist.add' }).length, 2, 'the refused request added nothing')
 })
 

@@ -40,7 +40,7 @@ t.test('the environment key wins and is not written to disk; half of it is refus
 
 t.test('the resolver answers the root secret for the root id only', async (t) => {
   const root = rootKeyResolver({ accessKeyId: 'R', accessKeySecret: 's' })
-  t.same(await root('R'), { secret: 's', mayAdminister: true })
+  t.same(await root('R'), { secret: 's' })
   t.equal(await root('X'), undefined)
   t.equal(await root('LTAI00000000000000000000'), undefined, 'an AccessKey id is not looked up')
 })

@@ -27,12 +27,15 @@ function lineProtocol(identify = Chain.start<Secured>().then('line-hello', 'iden
     instanceWithoutSni: (instances) => instances[0],
     identify,
     forward: Chain.start<Connected<LineHello>>().then('line-forward', 'ready', (ctx): ReturnType<typeof next<Ready<LineHello>>> =>
-      next({ ...ctx, phase: 'ready', upstreamPreamble: [Buffer.from(`HELLO ${ctx.hello.name}\n`)], downstreamPreamble: [] })),
+      next({ ...ctx, phase: 'ready', upstreamPreamble: [Buffer.from(`HELLO ${ctx.hello.name}\n`)], downstreamPreamble: [], clientPipelined: [], brokerPipelined: [] })),
     async refusal(_ctx, reason) {
       return { reply: Buffer.from(`NO ${reason}\n`) }
     },
     stageError: () => undefined,
     session: () => ({ farewell: (reason) => Buffer.from(`BYE ${reason}\n`) }),
+    enforce: () => {
+      throw new Error('the line protocol has no authorization filters; its instance never enforces')
+    },
   }
 }
 

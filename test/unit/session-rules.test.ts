@@ -36,6 +36,8 @@ function world() {
       },
     },
     staticAccounts: { find: async () => state.account },
+    // These instances do not enforce authorization (test/unit/authorization-rules.test.ts covers it).
+    authorization: { connect: () => undefined, enforces: () => false },
   }
   return { state, rules: new SessionRules(deps) }
 }
@@ -162,7 +164,7 @@ t.test('a session is kicked CREDENTIAL_EXPIRED when its credential expires', asy
 
 t.test('the last check before the splice evaluates again when a concerning change lands during it', async (t) => {
   const { gateway } = socketPair()
-  const ready = { ...identified(gateway, {}), phase: 'ready' as const, upstream: gateway, upstreamPreamble: [], downstreamPreamble: [] }
+  const ready = { ...identified(gateway, {}), phase: 'ready' as const, upstream: gateway, upstreamPreamble: [], downstreamPreamble: [], clientPipelined: [], brokerPipelined: [] }
   let generation = 0
   let calls = 0
   const moving = {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { followAudit, LocalAuditQuery, MAX_QUERY_LIMIT, type AuditQuery } from '../../audit/query'
 import { PortcullisError } from '../../errors'
+import { withAction } from '../authorization/route-action'
 import type { AdminContext } from '../context'
 import { parseQuery } from '../request'
 import { DEFAULT_SSE_OPTIONS, SseStream } from '../sse'
@@ -41,9 +42,9 @@ export function auditRoutes(ctx: AdminContext): FastifyPluginAsync {
       for (const stream of open) stream.end()
     })
 
-    app.get('/audit', async (req) => source().query(parseQuery(listQuery, req)))
+    app.get('/audit', withAction('admin:ListAudit'), async (req) => source().query(parseQuery(listQuery, req)))
 
-    app.get('/audit/stream', async (req, reply) => {
+    app.get('/audit/stream', withAction('admin:StreamAudit'), async (req, reply) => {
       const filter = parseQuery(streamQuery, req)
       const stream = new SseStream(reply.raw, { ...DEFAULT_SSE_OPTIONS, ...ctx.auditStream })
       // Subscribing (and reading the history) happens before the reply is taken over, so that a

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { BLACKLIST_KINDS, blacklistAddSchema } from '../../blacklist/blacklist-entry'
 import { INSTANCE_ID } from '../../instances/instance-schema'
+import { withAction } from '../authorization/route-action'
 import type { AdminContext } from '../context'
 import { pageQuery, paginate } from '../pagination'
 import { auditedChange, parseBody, parseQuery } from '../request'
@@ -27,7 +28,7 @@ type EntryParams = { Params: { id: string } }
  */
 export function blacklistRoutes(ctx: AdminContext): FastifyPluginAsync {
   return async (app) => {
-    app.post('/blacklist', async (req, reply) => {
+    app.post('/blacklist', withAction('admin:AddBlacklistEntry'), async (req, reply) => {
       const entry = await auditedChange(ctx, req, { type: 'admin.blacklist.add', ...instanceOfBody(req.body) }, async () => {
         const body = parseBody(blacklistAddSchema, req)
         // The signature hook has run on every /v1 route, so the signer is known here.
@@ -37,7 +38,7 @@ export function blacklistRoutes(ctx: AdminContext): FastifyPluginAsync {
       return reply.status(201).send(entry)
     })
 
-    app.get('/blacklist', async (req) => {
+    app.get('/blacklist', withAction('admin:ListBlacklist'), async (req) => {
       const { instanceId, kind, includeExpired, ...page } = parseQuery(listQuery, req)
       const entries = await ctx.blacklist.list({
         ...(instanceId !== undefined ? { instanceId } : {}),
@@ -47,12 +48,12 @@ export function blacklistRoutes(ctx: AdminContext): FastifyPluginAsync {
       return paginate(entries, page, (e) => e.id)
     })
 
-    app.get<EntryParams>('/blacklist/:id', async (req) => {
+    app.get<EntryParams>('/blacklist/:id', withAction('admin:GetBlacklistEntry'), async (req) => {
       parseQuery(noQuery, req)
       return ctx.blacklist.get(req.params.id)
     })
 
-    app.delete<EntryParams>('/blacklist/:id', async (req, reply) => {
+    app.delete<EntryParams>('/blacklist/:id', withAction('admin:RemoveBlacklistEntry'), async (req, reply) => {
       const entryId = req.params.id
       // Read first only to file the audit event under the entry's instance; a miss is answered below.
       const current = await ctx.blacklist.get(entryId).catch(() => undefined)

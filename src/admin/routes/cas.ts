@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { withAction } from '../authorization/route-action'
 import type { AdminContext } from '../context'
 import { pageQuery, paginate } from '../pagination'
 import { auditedChange, parseBody, parseQuery } from '../request'
@@ -24,7 +25,7 @@ export function caRoutes(ctx: AdminContext): FastifyPluginAsync {
   const instanceOf = async (req: FastifyRequest<InstanceParams>): Promise<string> => (await ctx.instances.get(req.params.id)).id
 
   return async (app) => {
-    app.post<InstanceParams>('/instances/:id/registration-code', async (req) => {
+    app.post<InstanceParams>('/instances/:id/registration-code', withAction('admin:CreateRegistrationCode'), async (req) => {
       const instanceId = req.params.id
       return auditedChange(ctx, req, { type: 'admin.registrationCode.issue', instanceId, target: { instanceId } }, async () => {
         await instanceOf(req)
@@ -34,7 +35,7 @@ export function caRoutes(ctx: AdminContext): FastifyPluginAsync {
       })
     })
 
-    app.post<InstanceParams>('/instances/:id/cas', async (req, reply) => {
+    app.post<InstanceParams>('/instances/:id/cas', withAction('admin:RegisterCa'), async (req, reply) => {
       const instanceId = req.params.id
       const detail = await auditedChange(ctx, req, { type: 'admin.ca.register', instanceId, target: { instanceId } }, async () => {
         const body = parseBody(registerBody, req)
@@ -49,18 +50,18 @@ export function caRoutes(ctx: AdminContext): FastifyPluginAsync {
       return reply.status(201).send(detail)
     })
 
-    app.get<InstanceParams>('/instances/:id/cas', async (req) => {
+    app.get<InstanceParams>('/instances/:id/cas', withAction('admin:ListCas'), async (req) => {
       const query = parseQuery(listQuery, req)
       return paginate(await ctx.cas.list(await instanceOf(req)), query, (ca) => ca.id)
     })
 
-    app.get<CaParams>('/instances/:id/cas/:caId', async (req) => {
+    app.get<CaParams>('/instances/:id/cas/:caId', withAction('admin:GetCa'), async (req) => {
       parseQuery(noQuery, req)
       return ctx.cas.get(await instanceOf(req), req.params.caId)
     })
 
-    for (const action of ['activate', 'deactivate'] as const) {
-      app.post<CaParams>(`/instances/:id/cas/:caId/${action}`, async (req) => {
+    for (const [action, adminAction] of [['activate', 'admin:ActivateCa'], ['deactivate', 'admin:DeactivateCa']] as const) {
+      app.post<CaParams>(`/instances/:id/cas/:caId/${action}`, withAction(adminAction), async (req) => {
         const { id: instanceId, caId } = req.params
         return auditedChange(ctx, req, { type: `admin.ca.${action}`, instanceId, target: { instanceId, caId } }, async () => {
           await instanceOf(req)
@@ -70,7 +71,7 @@ export function caRoutes(ctx: AdminContext): FastifyPluginAsync {
       })
     }
 
-    app.delete<CaParams>('/instances/:id/cas/:caId', async (req, reply) => {
+    app.delete<CaParams>('/instances/:id/cas/:caId', withAction('admin:DeleteCa'), async (req, reply) => {
       const { id: instanceId, caId } = req.params
       await auditedChange(ctx, req, { type: 'admin.ca.delete', instanceId, target: { instanceId, caId } }, async () => {
         await instanceOf(req)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { withAction } from '../authorization/route-action'
 import type { AdminContext } from '../context'
 import { pageQuery, paginate } from '../pagination'
 import { auditedChange, parseBody, parseQuery } from '../request'
@@ -24,7 +25,7 @@ export function deviceRoutes(ctx: AdminContext): FastifyPluginAsync {
   const instanceOf = async (req: FastifyRequest<InstanceParams>): Promise<string> => (await ctx.instances.get(req.params.id)).id
 
   return async (app) => {
-    app.get<InstanceParams>('/instances/:id/devices', async (req) => {
+    app.get<InstanceParams>('/instances/:id/devices', withAction('admin:ListDevices'), async (req) => {
       const { caId, status, ...page } = parseQuery(listQuery, req)
       const devices = await ctx.devices.list(await instanceOf(req), {
         ...(caId !== undefined ? { caId } : {}),
@@ -33,7 +34,7 @@ export function deviceRoutes(ctx: AdminContext): FastifyPluginAsync {
       return paginate(devices, page, (d) => d.id)
     })
 
-    app.get<DeviceParams>('/instances/:id/devices/:deviceId', async (req, reply) => {
+    app.get<DeviceParams>('/instances/:id/devices/:deviceId', withAction('admin:GetDevice'), async (req, reply) => {
       const { format } = parseQuery(showQuery, req)
       const detail = await ctx.devices.get(await instanceOf(req), req.params.deviceId)
       if (format === 'pem') {
@@ -45,7 +46,7 @@ export function deviceRoutes(ctx: AdminContext): FastifyPluginAsync {
       return detail
     })
 
-    app.post<InstanceParams>('/instances/:id/devices', async (req, reply) => {
+    app.post<InstanceParams>('/instances/:id/devices', withAction('admin:RegisterDevice'), async (req, reply) => {
       const instanceId = req.params.id
       const detail = await auditedChange(ctx, req, { type: 'admin.device.register', instanceId, target: { instanceId } }, async () => {
         const body = parseBody(registerBody, req)
@@ -56,8 +57,9 @@ export function deviceRoutes(ctx: AdminContext): FastifyPluginAsync {
       return reply.status(201).send(detail)
     })
 
-    for (const action of ['activate', 'deactivate', 'revoke'] as const) {
-      app.post<DeviceParams>(`/instances/:id/devices/:deviceId/${action}`, async (req) => {
+    const verbs = [['activate', 'admin:ActivateDevice'], ['deactivate', 'admin:DeactivateDevice'], ['revoke', 'admin:RevokeDevice']] as const
+    for (const [action, adminAction] of verbs) {
+      app.post<DeviceParams>(`/instances/:id/devices/:deviceId/${action}`, withAction(adminAction), async (req) => {
         const { id: instanceId, deviceId } = req.params
         return auditedChange(ctx, req, { type: `admin.device.${action}`, instanceId, target: { instanceId, deviceId } }, async () => {
           await instanceOf(req)

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { isPortcullisError, PortcullisError } from '../../errors'
+import { withAction } from '../authorization/route-action'
 import type { AdminContext } from '../context'
 import { pageQuery, paginate } from '../pagination'
 import { auditedChange, parseBody, parseQuery } from '../request'
@@ -33,7 +34,7 @@ type AccountParams = { Params: { id: string; accessKeyId: string } }
  */
 export function staticAccountRoutes(ctx: AdminContext): FastifyPluginAsync {
   return async (app) => {
-    app.post<InstanceParams>('/instances/:id/static-accounts', async (req, reply) => {
+    app.post<InstanceParams>('/instances/:id/static-accounts', withAction('admin:CreateStaticAccount'), async (req, reply) => {
       const instanceId = req.params.id
       const body = req.body as { accountAccessKey?: unknown } | undefined
       const accessKeyId = typeof body?.accountAccessKey === 'string' ? body.accountAccessKey : undefined
@@ -46,12 +47,12 @@ export function staticAccountRoutes(ctx: AdminContext): FastifyPluginAsync {
       return reply.status(201).header('cache-control', 'no-store').send(answer)
     })
 
-    app.get<InstanceParams>('/instances/:id/static-accounts', async (req) => {
+    app.get<InstanceParams>('/instances/:id/static-accounts', withAction('admin:ListStaticAccounts'), async (req) => {
       const query = parseQuery(listQuery, req)
       return paginate(await ctx.staticAccounts.list(req.params.id), query, (a) => a.accessKey)
     })
 
-    app.delete<AccountParams>('/instances/:id/static-accounts/:accessKeyId', async (req, reply) => {
+    app.delete<AccountParams>('/instances/:id/static-accounts/:accessKeyId', withAction('admin:DeleteStaticAccount'), async (req, reply) => {
       const { id: instanceId, accessKeyId } = req.params
       await auditedChange(ctx, req, { type: 'admin.staticAccount.delete', instanceId, target: { instanceId, accessKeyId } }, async () => {
         const { before } = await ctx.staticAccounts.delete(instanceId, accessKeyId)

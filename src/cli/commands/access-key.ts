@@ -5,7 +5,8 @@ import { adminClient, seg, type Subcommand } from './context'
 
 /**
  * `portcullis access-key create|list|show|disable|enable|delete|token` → /v1/access-keys
- * (DESIGN §3). `create` prints the secret: the only time the gateway ever shows it.
+ * (DESIGN §3). `create` prints the secret: the only time the gateway ever shows it; `--account`
+ * puts the key in an account (default `root`, which may do everything; DESIGN §4).
  */
 const keyPath = (id: string): string => `/v1/access-keys/${seg(id)}`
 
@@ -14,10 +15,11 @@ function noPositionals(positionals: string[]): void {
 }
 
 const create: Subcommand = async (ctx, args) => {
-  const parsed = parse(args, { description: { type: 'string', short: 'd' } })
+  const parsed = parse(args, { description: { type: 'string', short: 'd' }, account: { type: 'string' } })
   noPositionals(parsed.positionals)
   const description = str(parsed, 'description')
-  const body = description === undefined ? {} : { description }
+  const accountId = str(parsed, 'account')
+  const body = { ...(description !== undefined ? { description } : {}), ...(accountId !== undefined ? { accountId } : {}) }
   printJson(ctx.io, await (await adminClient(ctx, parsed)).json('POST', '/v1/access-keys', { body }))
   return 0
 }

@@ -32,7 +32,8 @@ Device certificates
   device activate|deactivate|revoke --instance ID DEVICE_ID
 
 AccessKeys and static AMQP users
-  access-key create [--description D]   create one; the secret is printed this once only
+  access-key create [--description D] [--account ID]
+                                        create one (in account ID, default root); the secret is printed this once only
   access-key list
   access-key show|disable|enable|delete --id AK      (or AK as the argument)
   access-key token --id AK [--ttl SECONDS]   issue a security token (STS login with derive-credentials --security-token)
@@ -40,6 +41,16 @@ AccessKeys and static AMQP users
                                         CreateAccount, signed here with the secret (which is not sent)
   static-account list --instance ID
   static-account delete --instance ID --access-key AK
+
+Accounts and policies (what an AccessKey may do; keys of the root account may do everything)
+  account create ID [--display-name N] [--parent P]   a sub-account of P (default: directly under root)
+  account list
+  account show|delete ID                refused while it has sub-accounts or AccessKeys
+  policy put NAME --file DOC.json       create or replace {statements: [{effect, actions, resources}]} (JSON or YAML)
+  policy list
+  policy show|delete NAME               delete is refused while the policy is attached
+  policy attach|detach NAME PRINCIPAL   account:ID, accessKey:AK, instance:ID, ca:INSTANCE/CA_ID or device:INSTANCE/DEVICE_ID
+  policy attachments NAME
 
 Blacklist (refuses new connections and closes matching live ones)
   blacklist add --kind accessKey|account|username|clientId|certFingerprint|ip --value V

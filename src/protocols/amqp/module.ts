@@ -10,6 +10,7 @@ import type { AmqpHello } from './phases'
 import { amqpHello } from './stages/hello'
 import { amqpAuthenticate } from './stages/authenticate'
 import { amqpBackend } from './stages/backend'
+import { amqpSessionFilters } from './authorization/filters'
 
 /** Phases in which the gateway has sent Connection.Start, so that a refusal is a Connection.Close. */
 const STARTED = new Set(['amqp-greeted', 'identified', 'admitted', 'connected', 'ready'])
@@ -55,6 +56,9 @@ export const amqpProtocol: ProtocolModule<AmqpHello> = {
       boundary: new AmqpFrameBoundary(),
     }
   },
+
+  // frame-max 0 means "no limit" (§4.2.1): the inspect cap is then the only bound.
+  enforce: (ctx, io) => amqpSessionFilters({ io, frameMax: ctx.hello.frameMax === undefined || ctx.hello.frameMax === 0 ? io.maxInspectBytes : ctx.hello.frameMax }),
 }
 
 function replyName(code: number): string {

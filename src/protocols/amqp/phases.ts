@@ -22,4 +22,6 @@ export interface AmqpHello {
   readonly frames: HandshakeFrames
   readonly clientProperties: FieldTable
   readonly subject: AmqpSubject
+  /** The frame-max both ends agreed in Tune/Tune-Ok (0 = none); set by the backend stage. */
+  readonly frameMax?: number
 }

@@ -87,11 +87,19 @@ export interface Connected<H> extends Omit<Admitted<H>, 'phase'> {
   readonly upstream: Socket
 }
 
-/** Both preambles are built: bytes for the broker (a CONNECT, Tune-Ok + Open) and for the client. */
+/**
+ * Both preambles are built: the handshake's last bytes for the broker (a CONNECT, Tune-Ok + Open)
+ * and for the client; and what either peer sent past its handshake (`…Pipelined`), which belongs
+ * to the session's stream: it starts at a packet boundary and goes through the session's
+ * authorization filters like every later byte (a publish pipelined after the CONNECT is decided
+ * as any other).
+ */
 export interface Ready<H> extends Omit<Connected<H>, 'phase'> {
   readonly phase: 'ready'
   readonly upstreamPreamble: readonly Buffer[]
   readonly downstreamPreamble: readonly Buffer[]
+  readonly clientPipelined: readonly Buffer[]
+  readonly brokerPipelined: readonly Buffer[]
 }
 
 /** Any phase of any protocol, as the runner holds it: the shared fields and the phase's name. */

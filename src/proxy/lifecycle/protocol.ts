@@ -3,6 +3,7 @@ import type { KickReason, RefusalReason } from '../../reasons'
 import type { ProtocolName } from '../../protocols/names'
 import type { PipelineDeps } from '../deps'
 import type { FrameBoundary } from '../frame-boundary'
+import type { FilterIo, SessionFilters } from '../stream-filter'
 import type { Rejection } from '../verdict'
 import type { Chain } from './chain'
 import type { AnyPhase, Connected, Identified, Ready, Secured } from './context'
@@ -44,6 +45,12 @@ export interface ProtocolModule<H> {
     backendLost?(brokerSpoke: boolean): Buffer | undefined
     boundary?: FrameBoundary
   }
+  /**
+   * The authorization filters of a session whose instance enforces authorization (DESIGN §4):
+   * the splice pumps both directions through them (stream-filter.ts), and the downstream one
+   * replaces `session().boundary` for the kick's goodbye. Must not hold `ctx`.
+   */
+  enforce(ctx: Ready<H>, io: FilterIo): SessionFilters
 }
 
 /** A module of whichever protocol, as the registry and the runner hold it. */

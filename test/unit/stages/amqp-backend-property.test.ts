@@ -14,6 +14,7 @@ import { ClientGone } from '../../../src/proxy/read-client'
 import { REFUSAL_REASONS } from '../../../src/reasons'
 import { socketPair, splitAt, writeChunks } from '../../helpers/socket-pair'
 import { deadline, identified, instance, listenerConfig, settle, unhandledRejections } from '../../helpers/contexts'
+import { authorizationWithoutPolicies } from '../../helpers/authorization'
 
 /**
  * The `amqp-backend` stage (AMQP 0-9-1 §2.2.4 second half, §4.2.6 tuning) with a fake broker on
@@ -96,7 +97,7 @@ t.test('answers ready or a refusal within the deadline; writes only the handshak
     const broker = socketPair()
     const clock = deadline(DEADLINE_MS)
     const writing = Promise.all([writeChunks(broker.peer, splitAt(fromBroker, brokerCuts), brokerCloses), writeChunks(client.peer, splitAt(fromClient, clientCuts), clientCloses)])
-    const out = await settle(() => amqpBackend(connected(client.gateway, broker.gateway, clock.signal), { config: { limits: { maxHandshakeFrameBytes: MAX_FRAME } } } as Parameters<typeof amqpBackend>[1]))
+    const out = await settle(() => amqpBackend(connected(client.gateway, broker.gateway, clock.signal), { config: { limits: { maxHandshakeFrameBytes: MAX_FRAME } }, authorization: authorizationWithoutPolicies() } as unknown as Parameters<typeof amqpBackend>[1]))
     await writing
     clock.clear()
     assert.ok(out.ms < SETTLED_BY_MS, `settled after ${out.ms} ms`)
@@ -136,13 +137,13 @@ t.test('answers ready or a refusal within the deadline; writes only the handshak
     seen.add('ready')
     const [brokerTune] = sentClient
     assert.ok(brokerTune?.name === 'connection.tune')
-    const [tuneOk, open] = methods(Buffer.concat(step.ctx.upstreamPreamble.slice(0, 2)))
+    const [tuneOk, open] = methods(Buffer.concat(step.ctx.upstreamPreamble))
     assert.ok(tuneOk?.name === 'connection.tune-ok' && open?.name === 'connection.open')
     for (const key of ['channelMax', 'frameMax'] as const) {
       if (brokerTune[key] !== 0) assert.ok(tuneOk[key] !== 0 && tuneOk[key] <= brokerTune[key], `${key} ${tuneOk[key]} raised past the broker's ${brokerTune[key]}`)
     }
-    // What the client pipelined after Open is handed on verbatim, after the preamble.
-    const pipelined = Buffer.concat(step.ctx.upstreamPreamble.slice(2))
+    // What the client pipelined after Open is handed on verbatim, into the session's stream.
+    const pipelined = Buffer.concat(step.ctx.clientPipelined)
     assert.deepEqual(pipelined, afterOpen(fromClient).subarray(0, pipelined.length))
   }), { numRuns: RUNS })
   t.equal(rejections.count(), 0, 'no unhandled rejection')
@@ -161,7 +162,7 @@ t.test('a client Open whose virtual host is not UTF-8 is a protocol error of the
   const open = Buffer.concat([Buffer.from([0, 10, 0, 40, 255]), Buffer.alloc(255, 0xff), Buffer.from([0, 0])])
   const openFrame = Buffer.concat([Buffer.from([1, 0, 0]), Buffer.from([0, 0, (open.length >> 8) & 0xff, open.length & 0xff]), open, Buffer.from([0xce])])
   client.peer.write(Buffer.concat([frame({ name: 'connection.tune-ok', channelMax: 0, frameMax: 131072, heartbeat: 60 }), openFrame]))
-  const out = await settle(() => amqpBackend(connected(client.gateway, broker.gateway, clock.signal), { config: { limits: { maxHandshakeFrameBytes: MAX_FRAME } } } as Parameters<typeof amqpBackend>[1]))
+  const out = await settle(() => amqpBackend(connected(client.gateway, broker.gateway, clock.signal), { config: { limits: { maxHandshakeFrameBytes: MAX_FRAME } }, authorization: authorizationWithoutPolicies() } as unknown as Parameters<typeof amqpBackend>[1]))
   // Malformed client frames surface as AmqpHandshakeError, which the AMQP module's stageError
   // turns into a Connection.Close; before, this was a RangeError from re-encoding the Open.
   t.ok(out.error instanceof AmqpHandshakeError, `an AMQP handshake error (got ${String(out.error)})`)

@@ -5,6 +5,7 @@ import { PROTOCOL_HEADER, FrameReader } from '../../../src/protocols/amqp/frame-
 import { decodeMethod, encodeMethodFrame } from '../../../src/protocols/amqp/methods'
 import { socketPair } from '../../helpers/socket-pair'
 import { instance, listenerConfig, secured } from '../../helpers/contexts'
+import { authorizationWithoutPolicies } from '../../helpers/authorization'
 
 const deps = { config: { limits: { maxHandshakeFrameBytes: 131072 } } } as Parameters<typeof amqpHello>[1]
 const listener = listenerConfig({ protocol: 'amqp' })
@@ -64,6 +65,7 @@ t.test('authentication drops the password and names the AccessKey of a refused l
   const admitting = {
     amqpAuth: { authenticate: async () => ({ ok: true as const, subject: { instanceId: 'mq-1', accessKeyId: 'LTAI-x', kind: 'sts', username: 'u', expiresAt: '2030-01-01T00:00:00.000Z' } }) },
     directory: { get: () => amqpInstance },
+    authorization: authorizationWithoutPolicies([amqpInstance]),
   } as unknown as Parameters<typeof amqpAuthenticate>[1]
   const step = await amqpAuthenticate(greeted.ctx, admitting)
   if (step.kind !== 'next') throw new Error('refused')

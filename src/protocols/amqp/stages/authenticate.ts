@@ -11,7 +11,7 @@ import type { AmqpHello, Greeted } from '../phases'
  * names. The password goes no further than this stage.
  */
 export async function amqpAuthenticate(
-  ctx: Greeted, deps: Pick<PipelineDeps, 'amqpAuth' | 'directory'>,
+  ctx: Greeted, deps: Pick<PipelineDeps, 'amqpAuth' | 'directory' | 'authorization'>,
 ): Promise<Step<Identified<AmqpHello>>> {
   const { credentials, frames, clientProperties, ...rest } = ctx
   const result = await deps.amqpAuth.authenticate({
@@ -28,9 +28,11 @@ export async function amqpAuthenticate(
   if (instance === undefined || instance.protocol !== 'amqp') {
     return reject('UNKNOWN_INSTANCE', `no AMQP instance ${subject.instanceId}`, undefined, { accessKeyId: subject.accessKeyId })
   }
+  // Policies attach to the AccessKey's account (DESIGN §4): read only where they are enforced.
+  const accountId = deps.authorization.enforces(instance.id) ? await deps.authorization.accountOf(subject.accessKeyId) : undefined
   return next({
     ...rest, phase: 'identified', instance,
-    identity: identityOf(subject),
+    identity: { ...identityOf(subject), ...(accountId !== undefined ? { accountId } : {}) },
     actor: actorOf(subject),
     hello: { frames, clientProperties, subject },
   })

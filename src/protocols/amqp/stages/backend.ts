@@ -5,7 +5,9 @@ import { HandshakeFrames } from '../handshake-frames'
 import type { PipelineDeps } from '../../../proxy/deps'
 import type { Connected, Ready } from '../../../proxy/lifecycle/context'
 import { next, reject, type Step } from '../../../proxy/verdict'
-import { amqpClose } from '../close-frame'
+import { amqpClose, closeFor } from '../close-frame'
+import { sessionIdentity } from '../../../proxy/lifecycle/session-view'
+import { decidedBy } from '../../../authorization/explain'
 import type { AmqpHello } from '../phases'
 
 
@@ -16,7 +18,7 @@ import type { AmqpHello } from '../phases'
  * forwards Open (vhost passed through, or mapped to the instance's). Open-Ok — or the broker's
  * refusal of the vhost — comes back through the splice.
  */
-export async function amqpBackend(ctx: Connected<AmqpHello>, deps: Pick<PipelineDeps, 'config'>): Promise<Step<Ready<AmqpHello>>> {
+export async function amqpBackend(ctx: Connected<AmqpHello>, deps: Pick<PipelineDeps, 'config' | 'authorization'>): Promise<Step<Ready<AmqpHello>>> {
   const { hello, upstream, instance } = ctx
   const backend = new HandshakeFrames(upstream, ctx.signal, 'backend', deps.config.limits.maxHandshakeFrameBytes)
   upstream.write(PROTOCOL_HEADER)
@@ -44,15 +46,26 @@ export async function amqpBackend(ctx: Connected<AmqpHello>, deps: Pick<Pipeline
   const open = await hello.frames.next()
   if (open.name !== 'connection.open') return clientOutOfOrder('connection.open', open.name)
 
+  // The vhost as the client named it: its resources are `amqp:<instance>:<vhost>:…` whatever the
+  // instance maps it to on the broker. An enforcing instance decides amqp:Connect on it here, the
+  // first moment it is known (DESIGN §4), before the broker hears the Open.
+  const identity = { ...ctx.identity, vhost: open.virtualHost }
+  const decision = deps.authorization.connect({ ...sessionIdentity(ctx), vhost: open.virtualHost })
+  if (decision !== undefined && !decision.allowed) {
+    return reject('NOT_AUTHORIZED', `amqp:Connect on vhost ${open.virtualHost} is not allowed${decidedBy(decision)}`, closeFor('NOT_AUTHORIZED'))
+  }
   const mappedVhost = instance.backend.vhost
+  const tuned = agreed(tune, tuneOk)
   return next({
-    ...ctx, phase: 'ready',
+    ...ctx, phase: 'ready', identity,
+    hello: { ...hello, frameMax: tuned.frameMax },
     upstreamPreamble: [
-      encodeMethodFrame({ ...tuneOk, ...agreed(tune, tuneOk) }),
+      encodeMethodFrame({ ...tuneOk, ...tuned }),
       encodeMethodFrame(mappedVhost === undefined ? open : { ...open, virtualHost: mappedVhost }),
-      ...hello.frames.drain(),
     ],
-    downstreamPreamble: backend.drain(),
+    downstreamPreamble: [],
+    clientPipelined: hello.frames.drain(),
+    brokerPipelined: backend.drain(),
   })
 }
 

@@ -1,0 +1,105 @@
+import type { AmqpAction, CompiledPolicies, MqttTopicAction, TopicDecider } from '../policy/authorization/types'
+import type { SessionIdentity } from '../proxy/session-registry'
+import type { DecisionCounters, DecisionTally } from './decision-counters'
+import type { DeniedSession, DenialAudit } from './denial-audit'
+import type { PolicyCache } from './policy-cache'
+import type { SessionAuthorizer } from './session-authorizer'
+import { amqpResource, mqttTopicResource, type AuthorizationSubject } from './subject'
+
+export interface EnforcedSessionDeps {
+  readonly policies: Pick<PolicyCache, 'compiledFor'>
+  readonly counters: Pick<DecisionCounters, 'tally'>
+  readonly denials: Pick<DenialAudit, 'denied'>
+  /** AuthorizationService.generation: moves on every change that can alter a decision. */
+  generation(): number
+  /** Whether the session's instance still enforces (an operator may switch it off live). */
+  enforces(): boolean
+  onChange(listener: () => void): () => void
+}
+
+/**
+ * One live session's authorizer (SessionAuthorizer), asked by its protocol filters. The hot path
+ * is `mqttTopic`: one integer compare (has anything changed?), one trie walk of the compiled
+ * policies (src/policy/authorization/compile.ts) and one increment; nothing is allocated unless
+ * the answer is a denial, which is audited (aggregated) and so builds the resource string.
+ *
+ * What the session is decided on is re-read whenever the generation moved, so that a policy or
+ * attachment change, or the instance's mode switched off, applies to the very next decision.
+ */
+export class EnforcedSession implements SessionAuthorizer {
+  private seen = -1
+  private allowAll = false
+  private compiled: CompiledPolicies | undefined
+  private publish: TopicDecider | undefined
+  private subscribe: TopicDecider | undefined
+  private receive: TopicDecider | undefined
+  private readonly tallies: { readonly [A in MqttTopicAction]: DecisionTally }
+  private readonly amqpTallies = new Map<AmqpAction, DecisionTally>()
+
+  constructor(
+    private readonly identity: SessionIdentity,
+    private readonly subject: AuthorizationSubject,
+    private readonly audit: DeniedSession,
+    private readonly deps: EnforcedSessionDeps,
+  ) {
+    const protocol = identity.protocol
+    this.tallies = {
+      'mqtt:Publish': deps.counters.tally(protocol, 'mqtt:Publish'),
+      'mqtt:Subscribe': deps.counters.tally(protocol, 'mqtt:Subscribe'),
+      'mqtt:Receive': deps.counters.tally(protocol, 'mqtt:Receive'),
+    }
+  }
+
+  mqttTopic(action: MqttTopicAction, topic: string): boolean {
+    if (this.seen !== this.deps.generation()) this.refresh()
+    const tally = this.tallies[action]
+    if (this.allowAll) {
+      tally.allowed++
+      return true
+    }
+    const decider = action === 'mqtt:Publish' ? this.publish : action === 'mqtt:Receive' ? this.receive : this.subscribe
+    if ((decider as TopicDecider).allows(topic, this.subject.vars)) {
+      tally.allowed++
+      return true
+    }
+    tally.denied++
+    this.deps.denials.denied(this.audit, action, mqttTopicResource(this.identity.instanceId, topic))
+    return false
+  }
+
+  amqp(action: Exclude<AmqpAction, 'amqp:Connect'>, kind: 'exchange' | 'queue', name: string): boolean {
+    if (this.seen !== this.deps.generation()) this.refresh()
+    let tally = this.amqpTallies.get(action)
+    if (tally === undefined) this.amqpTallies.set(action, (tally = this.deps.counters.tally(this.identity.protocol, action)))
+    if (this.allowAll) {
+      tally.allowed++
+      return true
+    }
+    const resource = amqpResource(this.identity.instanceId, this.identity.vhost ?? '', kind, name)
+    if ((this.compiled as CompiledPolicies).decide(action, resource, this.subject.vars).allowed) {
+      tally.allowed++
+      return true
+    }
+    tally.denied++
+    this.deps.denials.denied(this.audit, action, resource)
+    return false
+  }
+
+  onChange(listener: () => void): () => void {
+    return this.deps.onChange(listener)
+  }
+
+  private refresh(): void {
+    this.seen = this.deps.generation()
+    this.allowAll = this.subject.root || !this.deps.enforces()
+    if (this.allowAll) return
+    const compiled = this.deps.policies.compiledFor(this.subject.principals)
+    this.compiled = compiled
+    const instanceId = this.identity.instanceId
+    if (this.identity.protocol === 'mqtt') {
+      this.publish = compiled.topics('mqtt:Publish', instanceId)
+      this.subscribe = compiled.topics('mqtt:Subscribe', instanceId)
+      this.receive = compiled.topics('mqtt:Receive', instanceId)
+    }
+  }
+}
