@@ -12,6 +12,8 @@ import { clientCertificate } from './stages/client-certificate'
 import { deviceCertificate } from './stages/device-certificate'
 import { mqttConnect, speaker } from './stages/connect'
 import { mqttForward } from './stages/forward'
+import { mqttAuthorizeConnect } from './stages/authorize-connect'
+import { mqttSessionFilters } from './authorization/filters'
 
 /**
  * MQTT 3.1, 3.1.1 and 5.0 devices (DESIGN §2): identified by a client certificate chaining to a
@@ -29,7 +31,8 @@ export const mqttProtocol: ProtocolModule<MqttHello> = {
   identify: Chain.start<Secured>()
     .then('client-certificate', 'mqtt-chain-verified', clientCertificate)
     .then('device-certificate', 'mqtt-device-known', deviceCertificate)
-    .then('mqtt-connect', 'identified', mqttConnect),
+    .then('mqtt-connect', 'identified', mqttConnect)
+    .then('mqtt-authorize-connect', 'identified', mqttAuthorizeConnect),
 
   forward: Chain.start<Parameters<typeof mqttForward>[0]>()
     .then('mqtt-forward', 'ready', mqttForward),
@@ -71,6 +74,13 @@ export const mqttProtocol: ProtocolModule<MqttHello> = {
       ...(version === 5 ? { boundary: new MqttPacketBoundary() } : {}),
     }
   },
+
+  enforce: (ctx, io) => mqttSessionFilters({ version: ctx.hello.connect.protocolVersion, ...maximumPacketSizeOption(ctx.hello.connect), io }),
+}
+
+function maximumPacketSizeOption(connect: ConnectInfo): { clientMaximumPacketSize?: number } {
+  const value = maximumPacketSize(connect)
+  return value === undefined ? {} : { clientMaximumPacketSize: value }
 }
 
 

@@ -22,7 +22,10 @@ export async function mqttConnect(ctx: DeviceKnown, deps: Pick<PipelineDeps, 'co
   }
   const { peerChain: _chain, ca, device, ...rest } = ctx
   const connect = result.packet
-  const identity: ClientIdentity = { caId: ca.id, deviceId: device.id, ...speaker(connect) }
+  const identity: ClientIdentity = {
+    caId: ca.id, deviceId: device.id, ...speaker(connect),
+    ...(device.commonName !== undefined ? { certCommonName: device.commonName } : {}),
+  }
   return next({
     ...rest, phase: 'identified', identity,
     actor: { deviceId: device.id, ...speaker(connect) },

@@ -32,7 +32,9 @@ export function mqttForward(ctx: Connected<MqttHello>): Step<Ready<MqttHello>> {
   }
   return next({
     ...ctx, phase: 'ready',
-    upstreamPreamble: hello.rest.length > 0 ? [connect, hello.rest] : [connect],
+    upstreamPreamble: [connect],
     downstreamPreamble: [],
+    clientPipelined: hello.rest.length > 0 ? [hello.rest] : [],
+    brokerPipelined: [],
   })
 }

@@ -1,0 +1,18 @@
+import { decidedBy } from '../../../authorization/explain'
+import type { PipelineDeps } from '../../../proxy/deps'
+import type { Identified } from '../../../proxy/lifecycle/context'
+import { sessionIdentity } from '../../../proxy/lifecycle/session-view'
+import { next, reject, type Step } from '../../../proxy/verdict'
+import type { MqttHello } from '../phases'
+
+/**
+ * DESIGN §4 `mqtt:Connect`: on an enforcing instance, the clientId the device presents must be
+ * one its policies allow (resource `mqtt:<instance>:client/<clientId>`), which is how an operator
+ * binds clientIds to certificates (`client/${certCommonName}`). Refused NOT_AUTHORIZED: CONNACK
+ * 0x05 (3.1.1) / 0x87 (5). Instances that do not enforce pass at once.
+ */
+export function mqttAuthorizeConnect(ctx: Identified<MqttHello>, deps: Pick<PipelineDeps, 'authorization'>): Step<Identified<MqttHello>> {
+  const decision = deps.authorization.connect(sessionIdentity(ctx))
+  if (decision === undefined || decision.allowed) return next(ctx)
+  return reject('NOT_AUTHORIZED', `mqtt:Connect with clientId ${JSON.stringify(ctx.hello.connect.clientId)} is not allowed${decidedBy(decision)}`)
+}
