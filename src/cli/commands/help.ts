@@ -10,7 +10,7 @@ Gateway
 Instances
   instance create --id ID --protocol mqtt|amqp [--hostname NAME]... [--backend-kind tcp|embedded]
                   [--backend-host H --backend-port P] [--backend-username U] [--backend-vhost V]
-                  [--access-type ANY_TUNNEL|SINGLE_TUNNEL] [--vpc-id VPC]
+                  [--access-type ANY_TUNNEL|SINGLE_TUNNEL] [--vpc-id VPC] [--authorization off|enforce]
                   [--server-cert FILE --server-key FILE] [-f BODY.json|yaml]
   instance list
   instance show ID

@@ -14,6 +14,7 @@ const FIELD_OPTIONS = {
   'backend-vhost': { type: 'string' },
   'access-type': { type: 'string' },
   'vpc-id': { type: 'string' },
+  authorization: { type: 'string' },
   'server-cert': { type: 'string' },
   'server-key': { type: 'string' },
 } as const
@@ -30,6 +31,8 @@ async function bodyFrom(ctx: CommandContext, parsed: Parsed): Promise<Record<str
   set('hostnames', strings(parsed, 'hostname'))
   set('accessType', str(parsed, 'access-type'))
   set('vpcId', str(parsed, 'vpc-id'))
+  const mode = str(parsed, 'authorization')
+  if (mode !== undefined) body['authorization'] = { mode }
   const backend: Record<string, unknown> = { ...(body['backend'] as Record<string, unknown> | undefined) }
   const setBackend = (key: string, value: unknown): void => {
     if (value !== undefined) backend[key] = value
