@@ -1,4 +1,5 @@
 import { compilePolicies } from '../policy/authorization/compile'
+import { policyDocumentFromRecord } from '../policy/authorization/document'
 import type { CompiledPolicies, PolicyDocument, Principal } from '../policy/authorization/types'
 import { GLOBAL_SCOPE, type PolicyAttachmentRecord, type PolicyRecord } from '../store/records'
 import type { ChangeEvent, Store } from '../store/store'
@@ -108,7 +109,7 @@ export class PolicyCache {
   }
 
   private putPolicy(record: PolicyRecord): void {
-    this.policies.set(record.name, { name: record.name, statements: record.statements })
+    this.policies.set(record.name, policyDocumentFromRecord(record))
   }
 
   private attach(record: PolicyAttachmentRecord): void {

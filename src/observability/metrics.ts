@@ -85,6 +85,14 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** One series per registered CA: when it expires, so that an alert can fire weeks before (chart PrometheusRule). */
+  readonly caNotAfter = new Gauge({
+    name: 'portcullis_ca_certificate_not_after_seconds',
+    help: "Unix time at which a registered CA certificate stops being valid (its notAfter), by instance and CA id; every device under it is refused CERT_EXPIRED after that",
+    labelNames: ['instance', 'ca', 'status'] as const,
+    registers: [this.registry],
+  })
+
   readonly auditEvents = new Counter({
     name: 'portcullis_audit_events_total',
     help: 'Audit events recorded, by type',

@@ -248,7 +248,7 @@ t.test('HPA, NetworkPolicy and monitoring objects point at what the chart made',
   t.equal(sm.spec.endpoints[0].port, 'admin', 'on its admin port')
   t.equal(sm.spec.endpoints[0].path, '/metrics')
   const rules = one(monitoring, 'PrometheusRule').spec.groups[0].rules as Array<{ alert: string; expr: string }>
-  t.same(rules.map((r) => r.alert), ['PortcullisRejectedConnectionsHigh', 'PortcullisAuditSinkErrors', 'PortcullisStoreDown', 'PortcullisStoreViewStale', 'PortcullisGatewayBug', 'PortcullisNoReplicaReady'])
+  t.same(rules.map((r) => r.alert), ['PortcullisRejectedConnectionsHigh', 'PortcullisAuditSinkErrors', 'PortcullisStoreDown', 'PortcullisStoreViewStale', 'PortcullisCaCertificateExpiring', 'PortcullisGatewayBug', 'PortcullisNoReplicaReady'])
   for (const r of rules.slice(0, 5)) t.match(r.expr, /job="release-portcullis-admin", namespace="default"/, `${r.alert} selects this release's targets`)
   const np = one(monitoring, 'NetworkPolicy')
   t.ok(np.spec.ingress.some((r: { from?: Array<{ namespaceSelector?: unknown }> }) => r.from?.some((p) => p.namespaceSelector !== undefined)), 'the scraper is let through to the admin port')

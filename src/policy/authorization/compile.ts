@@ -1,6 +1,6 @@
-import { matchesAction, parsePattern, topicStart, TOPIC_MARKER, type ParsedPattern } from './pattern'
+import { actionPatternRegExp, parsePattern, topicStart, TOPIC_MARKER, type ParsedPattern } from './pattern'
 import { ResourceMatcher } from './resource-matcher'
-import { NONE, TopicTrie, WALK_ALLOW, WALK_DENY } from './topic-trie'
+import { NONE, TopicTrie, WALK_ALLOW, WALK_DENY, WALK_NOTHING } from './topic-trie'
 import {
   ACTIONS, MQTT_ACTIONS,
   type Action, type CompiledPolicies, type Decision, type MqttTopicAction, type PolicyDocument, type PolicyVariables, type TopicDecider,
@@ -12,20 +12,22 @@ import {
  * decision on the data path allocates nothing.
  *
  * - Per concrete action (ACTIONS), the statements whose action patterns match it are chosen
- *   once, Denys and Allows apart, each list in policy order.
+ *   once (on first use), Denys and Allows apart, each list in policy order.
  * - `topics(action, instanceId)` builds, once per pair, a TopicDecider: the patterns that start
  *   with the literal `mqtt:<instanceId>:topic/` and have no `*` go into a topic trie (topic-trie.ts,
  *   Denys and Allows together); the others that could match such a resource (a `*` anywhere, a
  *   variable before the topic part) go to a fallback list matched on the full resource string;
  *   the rest can never match and are dropped.
- * - Decisions are prebuilt and frozen, one per statement, so `decide` returns without
- *   allocating too.
+ * - Decisions are prebuilt and frozen, one per statement, so `allows` and `decide` return
+ *   without allocating (`decide` on a topic resource slices it to reach the TopicDecider: the
+ *   data path holds its TopicDeciders and calls them with the topic).
  *
  * Deny precedence (DESIGN §4): the first Deny found ends the search with a no; an Allow found
  * only lets the search skip what holds no Deny; the Deny fallbacks are tried before an Allow
  * may answer yes.
  */
 
+const KNOWN_ACTIONS: ReadonlySet<string> = new Set(ACTIONS)
 const IMPLICIT_DENY: Decision = Object.freeze({ allowed: false })
 /** Past this many instances per action, deciders are built for each call rather than kept. */
 const MAX_CACHED_DECIDERS = 1024
@@ -37,7 +39,8 @@ interface CompiledStatement {
   readonly resources: readonly { readonly pattern: ParsedPattern; readonly matcher: ResourceMatcher }[]
   /** Those that can match something, for the resources the tries do not serve. */
   readonly matchers: readonly ResourceMatcher[]
-  readonly actions: readonly string[]
+  /** Whether an action pattern of the statement matches an action: see `actionTest`. */
+  readonly hasAction: (action: string) => boolean
 }
 
 interface Selected {
@@ -66,11 +69,10 @@ class CompiledPolicySet implements CompiledPolicies {
           return { pattern, matcher: ResourceMatcher.compile(pattern) }
         })
         const matchers = resources.map((r) => r.matcher).filter((m) => !m.never)
-        this.statements.push({ ordinal, decision, resources, matchers, actions: [...statement.actions] })
+        this.statements.push({ ordinal, decision, resources, matchers, hasAction: actionTest(statement.actions) })
         this.decisions.push(decision)
       })
     }
-    for (const action of ACTIONS) this.byAction.set(action, this.select(action))
     for (const action of MQTT_ACTIONS) if (action !== 'mqtt:Connect') this.deciders.set(action, new Map())
   }
 
@@ -81,7 +83,7 @@ class CompiledPolicySet implements CompiledPolicies {
       const instanceId = start < 0 ? '' : resource.slice(5, start - TOPIC_MARKER.length)
       if (start >= 0 && !instanceId.includes(':')) return this.topics(action as MqttTopicAction, instanceId).decide(resource.slice(start), vars)
     }
-    const selected = this.byAction.get(action) ?? this.select(action)
+    const selected = this.selected(action)
     for (const statement of selected.deny) if (matchesAny(statement.matchers, resource, vars)) return statement.decision
     for (const statement of selected.allow) if (matchesAny(statement.matchers, resource, vars)) return statement.decision
     return IMPLICIT_DENY
@@ -91,18 +93,39 @@ class CompiledPolicySet implements CompiledPolicies {
     const cache = this.deciders.get(action)
     let decider = cache?.get(instanceId)
     if (decider !== undefined) return decider
-    decider = buildDecider(this.byAction.get(action) ?? this.select(action), instanceId, this.decisions)
+    decider = buildDecider(this.selected(action), instanceId, this.decisions)
     if (cache !== undefined && cache.size < MAX_CACHED_DECIDERS) cache.set(instanceId, decider)
     return decider
   }
 
+  /** Chosen on first use and kept for the known actions (a session asks few of the ~60). */
+  private selected(action: string): Selected {
+    let selected = this.byAction.get(action)
+    if (selected === undefined) {
+      selected = this.select(action)
+      if (KNOWN_ACTIONS.has(action)) this.byAction.set(action, selected)
+    }
+    return selected
+  }
+
   private select(action: string): Selected {
-    const chosen = this.statements.filter((s) => s.matchers.length > 0 && s.actions.some((pattern) => matchesAction(pattern, action)))
+    const chosen = this.statements.filter((s) => s.matchers.length > 0 && s.hasAction(action))
     return {
       deny: chosen.filter((s) => !s.decision.allowed),
       allow: chosen.filter((s) => s.decision.allowed),
     }
   }
+}
+
+/**
+ * The statement's action patterns as one test, built once: names without `*` in a set, each
+ * pattern with `*` as one regular expression (the reference matchesAction's own, which it
+ * would build again for each of the ~60 actions).
+ */
+function actionTest(actions: readonly string[]): (action: string) => boolean {
+  const exact = new Set(actions.filter((a) => !a.includes('*')))
+  const globs = actions.filter((a) => a.includes('*')).map(actionPatternRegExp)
+  return (action) => exact.has(action) || globs.some((g) => g.test(action))
 }
 
 function matchesAny(matchers: readonly ResourceMatcher[], resource: string, vars: PolicyVariables): boolean {
@@ -173,7 +196,7 @@ class CompiledTopicDecider implements TopicDecider {
   ) {}
 
   allows(topic: string, vars: PolicyVariables): boolean {
-    const found = this.trie === undefined ? 0 : this.trie.walk(topic, vars)
+    const found = this.trie === undefined ? WALK_NOTHING : this.trie.walk(topic, vars)
     if (found === WALK_DENY) return false
     if (this.denyFallback.length === 0 && this.allowFallback.length === 0) return found === WALK_ALLOW
     // Some pattern needs the whole resource string: built only then (not in the common case).

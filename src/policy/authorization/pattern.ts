@@ -116,9 +116,14 @@ export function isTopicSafe(value: string): boolean {
 
 const escape = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
 
-/** `action` matched by an action pattern: `*` is any run of characters, the rest is literal. */
+/** An action pattern as a regular expression: `*` is any run of characters, the rest is literal. */
+export function actionPatternRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map(escape).join('[\\s\\S]*')}$`)
+}
+
+/** REFERENCE: whether `action` is matched by an action pattern. */
 export function matchesAction(pattern: string, action: string): boolean {
-  return new RegExp(`^${pattern.split('*').map(escape).join('[\\s\\S]*')}$`).test(action)
+  return actionPatternRegExp(pattern).test(action)
 }
 
 /** REFERENCE: whether `resource` is matched by `pattern` for a session with `vars`. */
