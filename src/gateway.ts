@@ -22,6 +22,11 @@ import { openInstanceSecrets } from './instances/instance-secrets'
 import { createAdminServer } from './admin/server'
 import { listenOrExplain } from './admin/listen-error'
 import { buildAdminContext } from './admin/context'
+import { AccountService } from './accounts/account-service'
+import { PolicyService } from './accounts/policy-service'
+import { AuthorizationService } from './authorization/authorization-service'
+import { DenialAudit } from './authorization/denial-audit'
+import { PolicyCache } from './authorization/policy-cache'
 import { InstanceService } from './instances/instance-service'
 import { RegistrationCodes } from './ca/registration-codes'
 import { CaRegistry } from './ca/ca-registry'
@@ -96,13 +101,15 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const resyncLoop = new ResyncLoop({ connectivity: store, freshness, logger })
     cleanups.push(() => resyncLoop.close())
     const dataDir = config.store.dataDir
-    const sinks = await createAuditSinks(config.audit.sinks, config.store.kind === 'redis' ? { redisUrl: config.store.url } : {})
+    // A redis-stream sink without its own `url` writes to the store's Redis when that is one server
+    // (`store.url`); on a Sentinel or Cluster store it must name its own (docs/deploy.md).
+    const storeRedisUrl = config.store.kind === 'redis' && 'url' in config.store ? { redisUrl: config.store.url } : {}
+    const sinks = await createAuditSinks(config.audit.sinks, storeRedisUrl)
     // Each process is its own hash chain; with several writing one stream, `chain` tells them apart.
     const audit = new AuditLog({ sinks, metrics, logger, recentSize: config.audit.recentEvents, chainId: processId })
     cleanups.push(() => audit.close())
     const auditQuery = createAuditQuery({
-      audit, sinks: config.audit.sinks, logger,
-      ...(config.store.kind === 'redis' ? { redisUrl: config.store.url } : {}),
+      audit, sinks: config.audit.sinks, logger, ...storeRedisUrl,
     })
     cleanups.push(() => auditQuery.close())
 
@@ -152,10 +159,18 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(() => clearInterval(purge))
     const blacklist = await BlacklistCache.load(store)
     cleanups.push(() => blacklist.close())
-    const rules = new SessionRules({ directory, blacklist, trust, devices: deviceCache, accessKeys, staticAccounts })
+    // DESIGN §4 authorization: every policy and attachment in memory, kept exact by change
+    // notifications; decisions and their aggregated denial audit for enforcing instances.
+    const policyCache = await PolicyCache.load(store)
+    cleanups.push(() => policyCache.close())
+    const denialAudit = new DenialAudit((input) => audit.record(input))
+    cleanups.push(() => denialAudit.close())
+    const authorization = new AuthorizationService({ policies: policyCache, directory, store, counters: metrics.authorizationTallies, denials: denialAudit })
+    cleanups.push(() => authorization.close())
+    const rules = new SessionRules({ directory, blacklist, trust, devices: deviceCache, accessKeys, staticAccounts, authorization })
     const recheck = new SessionRecheck(store, sessions, rules, { maxStaleMs: config.limits.maxStaleMs, logger })
     cleanups.push(() => recheck.close())
-    resyncLoop.start(() => resyncAll({ store, accessKeys, trust, deviceCache, directory, blacklist, recheck }))
+    resyncLoop.start(() => resyncAll({ store, accessKeys, trust, deviceCache, directory, blacklist, policyCache, authorization, recheck }))
     const networks = new NetworkMap(config.networks)
     const proxyTrust = new Map(config.listeners.map((l) => [l.name, AddressSet.parse(l.proxyProtocol.trustedCidrs)]))
     const embeddedBrokers = new EmbeddedBrokers()
@@ -172,11 +187,16 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     // Set by stop(): from then on /readyz says 503 while the listeners drain (DESIGN §4 `shutdown`).
     const shutdown = { begun: false }
-    // Only the root AccessKey signs admin calls; buildAdminContext decides that for the tests too.
+    // Every Active AccessKey signs admin calls; what it may do is its account's policies' to say
+    // (root: everything). buildAdminContext decides that for the tests too.
+    const accounts = new AccountService(store)
+    const policies = new PolicyService(store, accounts)
     const admin = createAdminServer(buildAdminContext({
       store, instances, cas, devices, codes, audit, metrics, logger,
       sessions: clusterSessions,
       accessKeys, staticAccounts, tokens, blacklist: blacklistService, auditQuery,
+      accounts, policies,
+      authorizationDecisions: (action, allowed) => metrics.authorizationDecisions.inc({ protocol: 'admin', action, result: allowed ? 'allow' : 'deny' }),
       rootAccessKey,
       limits: config.limits,
       // Ready = not stopping, the store answers and can write (an embedded store on a full disk is
@@ -202,7 +222,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     if (failedAuth !== undefined) cleanups.push(audit.subscribe((event) => failedAuth.observe(event)))
     const deps: PipelineDeps = {
       config, processId, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, recheck,
-      audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness, connectionLimits,
+      audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness, connectionLimits, authorization,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
       upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }
@@ -284,12 +304,15 @@ async function resyncAll(p: {
   deviceCache: Pick<DeviceCache, 'clear'>
   directory: Pick<InstanceDirectory, 'reload'>
   blacklist: Pick<BlacklistCache, 'reload'>
+  policyCache: Pick<PolicyCache, 'reload'>
+  authorization: Pick<AuthorizationService, 'dropCache'>
   recheck: Pick<SessionRecheck, 'reevaluateAll'>
 }): Promise<void> {
   p.accessKeys.dropCache()
   p.trust.clear()
   p.deviceCache.clear()
-  await Promise.all([p.directory.reload(p.store), p.blacklist.reload()])
+  await Promise.all([p.directory.reload(p.store), p.blacklist.reload(), p.policyCache.reload()])
+  p.authorization.dropCache()
   await p.recheck.reevaluateAll()
 }
 
