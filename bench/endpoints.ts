@@ -1,4 +1,5 @@
 import type { AmqpAuth, Target } from './load/target'
+import type { DecisionCounts } from './servers/portcullis'
 
 /**
  * The columns of the comparison (issue 5 §1). A missing target means the endpoint does not take
@@ -6,8 +7,11 @@ import type { AmqpAuth, Target } from './load/target'
  * authenticate with credentials), HAProxy without them serves the plain-TLS handshake and AMQP,
  * and the direct broker has no TLS at all. The Node TLS pipe is the floor Node itself imposes: the
  * same TLS as HAProxy (both with and without client certificates) in the simplest Node proxy.
+ * `portcullisEnforce` is a second gateway configured as `portcullis` but with `authorization:
+ * enforce` and 50-statement policies on both instances (issue 11): the cost of authorization is
+ * its figures divided by `portcullis`'s, measured in the same run.
  */
-export const ENDPOINT_IDS = ['direct', 'haproxyMtls', 'haproxyTls', 'nodePipe', 'portcullis'] as const
+export const ENDPOINT_IDS = ['direct', 'haproxyMtls', 'haproxyTls', 'nodePipe', 'portcullis', 'portcullisEnforce'] as const
 export type EndpointId = (typeof ENDPOINT_IDS)[number]
 
 export const ENDPOINT_LABELS: Record<EndpointId, string> = {
@@ -16,6 +20,7 @@ export const ENDPOINT_LABELS: Record<EndpointId, string> = {
   haproxyTls: 'HAProxy TLS',
   nodePipe: 'Node TLS pipe',
   portcullis: 'Portcullis',
+  portcullisEnforce: 'Portcullis enforce',
 }
 
 export interface Endpoint {
@@ -27,4 +32,9 @@ export interface Endpoint {
   /** A TLS handshake without a client certificate. */
   tlsOnly?: Target
   amqp?: { target: Target; auth: AmqpAuth }
+  /**
+   * The gateway's authorization decisions so far (its /metrics), where it enforces: read around a
+   * measurement, they show that every message was decided, not waved through.
+   */
+  decisions?: () => Promise<DecisionCounts>
 }

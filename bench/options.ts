@@ -36,7 +36,10 @@ export interface BenchOptions {
   only: readonly Measurement[]
   /** Portcullis worker processes (1: one process, embedded store; more: cluster on Redis). */
   workers: number
-  /** Endpoints (columns) to measure (default all); the servers of the others are not started. */
+  /**
+   * Endpoints (columns) to measure (default all), in the order they are measured within each
+   * measurement; the servers of the others are not started.
+   */
   endpoints: readonly EndpointId[]
 }
 
@@ -78,7 +81,7 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verb
   --idle N    idle TLS connections for the memory measurement (full default 10,000)
   --only LIST some of idle,throughput,connect,latency (default all)
   --workers N Portcullis with N worker processes sharing a Redis store (default 1)
-  --endpoints LIST some of ${ENDPOINT_IDS.join(',')} (default all)
+  --endpoints LIST some of ${ENDPOINT_IDS.join(',')} (default all), measured in that order
   --verbose   progress on stderr`
 
 export function parseOptions(argv: readonly string[]): BenchOptions | { error: string } {

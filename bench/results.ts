@@ -54,17 +54,23 @@ export class Results {
   }
 }
 
+/** One endpoint's figure divided by another's, where both were measured. */
+export function ratio(row: Pick<Row, 'values'>, over: EndpointId, under: EndpointId): number | undefined {
+  const p = row.values[over]
+  const o = row.values[under]
+  return p !== undefined && o !== undefined && o !== 0 ? p / o : undefined
+}
+
 /** The Portcullis figure divided by another endpoint's, where both were measured. */
 function portcullisOver(row: Row, other: EndpointId): string | undefined {
-  const p = row.values.portcullis
-  const o = row.values[other]
-  return p !== undefined && o !== undefined && o !== 0 ? (p / o).toFixed(2) : undefined
+  return ratio(row, 'portcullis', other)?.toFixed(2)
 }
 
 /**
  * Ratio columns after the endpoints: to the HAProxy endpoint doing the same job (the row's
- * reference), to the naive Node pipe (what Node itself costs), and to the direct broker where
- * that means something (throughput and latency).
+ * reference), to the naive Node pipe (what Node itself costs), to the direct broker where
+ * that means something (throughput and latency), and the same gateway with authorization
+ * enforced over it off (issue 11: what enforcement costs, measured in the same run).
  */
 const RATIO_COLUMNS: ReadonlyArray<{ header: string; cell(row: Row): string }> = [
   {
@@ -76,6 +82,7 @@ const RATIO_COLUMNS: ReadonlyArray<{ header: string; cell(row: Row): string }> =
   },
   { header: 'Portcullis ÷ Node pipe', cell: (row) => portcullisOver(row, 'nodePipe') ?? '—' },
   { header: 'Portcullis ÷ direct', cell: (row) => (row.vsDirect === true ? portcullisOver(row, 'direct') : undefined) ?? '—' },
+  { header: 'enforce ÷ off', cell: (row) => ratio(row, 'portcullisEnforce', 'portcullis')?.toFixed(2) ?? '—' },
 ]
 
 function fmt(value: number | undefined, decimals: number): string {

@@ -8,18 +8,24 @@
  * Placement (issue 5 §3): the servers (the bench's Mosquitto, HAProxy with one thread, Portcullis
  * with one process) on core 0, the bench and its load-generator processes on core 1. RabbitMQ is
  * the system service and is not moved.
+ *
+ * Authorization (issue 11): a second Portcullis, `portcullisEnforce`, configured as the first but
+ * enforcing 50-statement policies; its figures over the first's are the cost of enforcement
+ * (authorization.ts), with the decision's own cost measured alone (policy-decision.ts).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { auditCounts, authorizationMarkdown, summarizeAuthorization, type AuditCounts, type AuthorizationSummary } from './authorization'
 import { ENDPOINT_LABELS, type Endpoint, type EndpointId } from './endpoints'
 import type { AmqpAuth, Target } from './load/target'
 import { LoadWorker } from './load/worker-client'
 import { describeMachine, hasCommand, openFileLimit, pinSelf, reachable } from './machine'
 import { parseOptions, USAGE, type BenchOptions } from './options'
 import { createBenchPki } from './pki'
+import { measurePolicyDecision, type PolicyDecisionFigures } from './policy-decision'
 import { affinityOf } from './proc-stats'
-import { Results } from './results'
+import { Results, type RowSpec } from './results'
 import { CONNECT_CASES, connectRate } from './scenarios/connect'
 import type { Measurement } from './options'
 import type { BenchContext } from './scenarios/context'
@@ -137,17 +143,41 @@ async function main(): Promise<number> {
         mqtt: mqttAt(pipe.ports.mqttMtls), tlsOnly: tlsOnlyAt(pipe.ports.mqttTls), ...amqpAt(pipe.ports.amqpTls, rabbitmqAuth),
       })
     }
-    if (wanted('portcullis')) {
-      const p = await startPortcullis({ dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers: options.workers })
-      servers.push(p)
-      const accessKey = await configurePortcullis(p.admin, {
-        mqttBackendPort: mosquitto.port, amqp: { port: RABBITMQ.port, username: RABBITMQ.username, password: RABBITMQ.password }, clientCa: pki.clientCa,
+    // The same gateway twice, alike but for authorization: its data directory, config and audit
+    // file its own, the same certificates and brokers.
+    let enforced: { auditFile: string; output: () => string } | undefined
+    for (const id of ['portcullis', 'portcullisEnforce'] as const) {
+      if (!wanted(id)) continue
+      const enforce = id === 'portcullisEnforce'
+      const p = await startPortcullis({
+        name: enforce ? 'portcullis-enforce' : 'portcullis',
+        dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers: options.workers,
       })
+      servers.push(p)
+      let accessKey: Awaited<ReturnType<typeof configurePortcullis>>
+      try {
+        accessKey = await configurePortcullis(p.admin, {
+          mqttBackendPort: mosquitto.port, amqp: { port: RABBITMQ.port, username: RABBITMQ.username, password: RABBITMQ.password }, clientCa: pki.clientCa,
+          authorization: enforce ? 'enforce' : 'off',
+        })
+      } catch (e) {
+        // The enforced column is the newest part: a refused policy costs that column, not the run.
+        if (!enforce) throw e
+        const why = e instanceof Error ? e.message : String(e)
+        err(`bench: Portcullis enforce could not be configured, its column stays empty: ${why}`)
+        results.note(`Portcullis enforce not configured: ${why}`)
+        continue
+      }
+      if (enforce) enforced = { auditFile: p.auditFile, output: () => p.output() }
       endpoints.push({
-        id: 'portcullis', pids: [p.pid, ...p.workerPids()],
+        id, pids: [p.pid, ...p.workerPids()],
         mqtt: mqttAt(p.mqttPort), tlsOnly: tlsOnlyAt(p.mqttPort), ...amqpAt(p.amqpPort, { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey }),
+        ...(enforce ? { decisions: () => p.admin.decisions() } : {}),
       })
     }
+    // Measured in the order --endpoints names them: `portcullisEnforce,portcullis` alternates
+    // which of the two runs first, on a machine whose noise drifts within a run.
+    endpoints.sort((a, b) => options.endpoints.indexOf(a.id) - options.endpoints.indexOf(b.id))
 
     receiver = new LoadWorker('receiver')
     sender = new LoadWorker('sender')
@@ -173,6 +203,8 @@ async function main(): Promise<number> {
     }
     if (want('connect')) for (const c of CONNECT_CASES) for (const ep of endpoints) await connectRate(ctx, c, ep)
     if (want('latency')) for (const ep of endpoints) await latency(ctx, ep)
+    let authorization: AuthorizationSummary | undefined
+    if (enforced !== undefined) authorization = await authorizationRow(results, enforced)
 
     // ── report ──────────────────────────────────────────────────────────────────────────────
     const seconds = (Date.now() - started) / 1000
@@ -184,11 +216,12 @@ async function main(): Promise<number> {
     ]
     out(heading.join('\n') + '\n')
     out(results.markdown())
+    if (authorization !== undefined) out('\n' + authorizationMarkdown(authorization))
     if (results.notes.length > 0) out('\nNotes:\n' + results.notes.map((n) => `- ${n}`).join('\n'))
     const resultsDir = join(ROOT, 'bench/results')
     mkdirSync(resultsDir, { recursive: true })
     const file = join(resultsDir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`)
-    const json = JSON.stringify({ started: new Date(started).toISOString(), seconds, options: { ...options, idleConnections: idle }, machine, placement, endpoints: ENDPOINT_LABELS, rows: results.rows, notes: results.notes, details: results.details, instances: { mqtt: MQTT_INSTANCE, amqp: AMQP_INSTANCE } }, null, 2)
+    const json = JSON.stringify({ started: new Date(started).toISOString(), seconds, options: { ...options, idleConnections: idle }, machine, placement, endpoints: ENDPOINT_LABELS, rows: results.rows, notes: results.notes, details: results.details, instances: { mqtt: MQTT_INSTANCE, amqp: AMQP_INSTANCE }, ...(authorization !== undefined ? { authorization } : {}) }, null, 2)
     writeFileSync(file, json + '\n')
     writeFileSync(join(resultsDir, 'latest.json'), json + '\n')
     out(`\nJSON: ${file}`)
@@ -199,6 +232,40 @@ async function main(): Promise<number> {
     for (const s of servers.reverse()) await s.stop()
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The decision's own cost, measured in this process once the load is over (core 1 is then idle),
+ * as rows of the enforced column; then the enforced gateway's refusals and the ratios.
+ */
+async function authorizationRow(results: Results, enforced: { auditFile: string; output: () => string }): Promise<AuthorizationSummary> {
+  let decision: PolicyDecisionFigures | undefined
+  let decisionError: string | undefined
+  try {
+    decision = await measurePolicyDecision()
+    const row = (id: string, label: string, unit: string): RowSpec =>
+      ({ id: `authz-decision-${id}`, label: `one policy decision, ${decision?.statements ?? '?'} statements: ${label}`, unit, decimals: 1, reference: 'haproxyMtls' })
+    results.set(row('publish-allowed', 'allowed publish', 'ns'), 'portcullisEnforce', decision.nsPerAllowedPublish)
+    results.set(row('publish-denied', 'denied publish', 'ns'), 'portcullisEnforce', decision.nsPerDeniedPublish)
+    results.set(row('subscribe', 'subscribe filter', 'ns'), 'portcullisEnforce', decision.nsPerSubscribe)
+    results.set(row('compile', 'compiling the policies', 'µs'), 'portcullisEnforce', decision.compileMicros)
+  } catch (e) {
+    decisionError = e instanceof Error ? e.message : String(e)
+    results.note(`policy decision (bench/policy-decision.ts): ${decisionError}`)
+  }
+  // The audit file sink writes in batches (lingerMs); the last sessions' closes are just behind.
+  await new Promise((r) => setTimeout(r, 500))
+  const audit: AuditCounts = auditCounts(enforced.auditFile)
+  if (audit.denials > 0 || audit.refusedConnects > 0) {
+    results.note(`Portcullis enforce refused bench clients: ${audit.denials.toLocaleString('en-US')} denial(s), ${audit.refusedConnects} connection(s) NOT_AUTHORIZED; first ${String(audit.firstDenied?.action)} on ${String(audit.firstDenied?.resource)}`)
+  }
+  const summary = summarizeAuthorization(results, {
+    ...(decision !== undefined ? { decision } : {}), ...(decisionError !== undefined ? { decisionError } : {}), audit,
+  })
+  // What the gateway said (log level warn) is the first place to look when it did not deliver.
+  const log = enforced.output().trim().split('\n').slice(-15).join('\n')
+  if (summary.protocols.some((v) => v.invalid !== undefined) && log !== '') results.note(`Portcullis enforce, last lines of its log:\n${log}`)
+  return summary
 }
 
 main().then(

@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls'
 import { AmqpSession } from './amqp-session'
 import { MqttSession } from './mqtt-session'
 import { ConnectTemplate } from './mqtt-wire'
+import { CLIENT_ID_PREFIX } from './names'
 import { percentile } from './stats'
 import { openSocket, type AmqpAuth, type LoadSocket, type Target } from './target'
 
@@ -35,7 +36,7 @@ export interface ConnectRateResult {
 }
 
 export async function connectRate(a: ConnectRateArgs): Promise<ConnectRateResult> {
-  const template = new ConnectTemplate(`bc${process.pid}-`)
+  const template = new ConnectTemplate(`${CLIENT_ID_PREFIX.connect}${process.pid}-`)
   const latencies: number[] = []
   let failures = 0
   let resumed = 0

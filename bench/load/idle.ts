@@ -1,5 +1,6 @@
 import { MqttSession } from './mqtt-session'
 import { ConnectTemplate } from './mqtt-wire'
+import { CLIENT_ID_PREFIX } from './names'
 import type { Target } from './target'
 
 /**
@@ -10,7 +11,7 @@ import type { Target } from './target'
 let held: MqttSession[] = []
 
 export async function openIdle(a: { target: Target; count: number; concurrency: number }): Promise<{ opened: number; failures: number; firstError?: string }> {
-  const template = new ConnectTemplate(`bi${process.pid}-`)
+  const template = new ConnectTemplate(`${CLIENT_ID_PREFIX.idle}${process.pid}-`)
   let next = 0
   let failures = 0
   let firstError: string | undefined

@@ -1,5 +1,6 @@
 import { MqttSession } from './mqtt-session'
 import { ConnectTemplate, encodePublish } from './mqtt-wire'
+import { CLIENT_ID_PREFIX } from './names'
 import { percentile } from './stats'
 import type { Target } from './target'
 
@@ -22,7 +23,7 @@ export interface LatencyResult {
 export async function roundTrip(a: { target: Target; topic: string; rate: number; durationMs: number; payloadBytes: number }): Promise<LatencyResult> {
   const samples: number[] = []
   let start = Number.POSITIVE_INFINITY
-  const sub = await MqttSession.open(a.target, new ConnectTemplate('blsub').encode(process.pid), {
+  const sub = await MqttSession.open(a.target, new ConnectTemplate(CLIENT_ID_PREFIX.latencySubscriber).encode(process.pid), {
     onPublish: (body) => {
       const sentAt = body.readDoubleBE(body.length - 8)
       // The first probes pay for JIT warm-up on every hop; they are not the steady state.
@@ -30,7 +31,7 @@ export async function roundTrip(a: { target: Target; topic: string; rate: number
     },
   })
   await sub.subscribe(a.topic)
-  const pub = await MqttSession.open(a.target, new ConnectTemplate('blpub').encode(process.pid))
+  const pub = await MqttSession.open(a.target, new ConnectTemplate(CLIENT_ID_PREFIX.latencyPublisher).encode(process.pid))
   const packet = encodePublish(a.topic, Buffer.alloc(Math.max(8, a.payloadBytes), 0x61))
   start = performance.now()
   const interval = 1000 / a.rate

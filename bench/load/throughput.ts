@@ -3,6 +3,7 @@ import { AmqpSession } from './amqp-session'
 import * as amqpWire from './amqp-wire'
 import { MqttSession } from './mqtt-session'
 import * as mqttWire from './mqtt-wire'
+import { CLIENT_ID_PREFIX } from './names'
 import type { AmqpAuth, LoadSocket, Target } from './target'
 
 /**
@@ -30,7 +31,7 @@ let lastAt = 0
 export async function openReceiver(a: { protocol: 'mqtt' | 'amqp'; target: Target; topic: string; auth?: AmqpAuth }): Promise<void> {
   closeReceiver()
   if (a.protocol === 'mqtt') {
-    const session = await MqttSession.open(a.target, new mqttWire.ConnectTemplate('bsub').encode(process.pid))
+    const session = await MqttSession.open(a.target, new mqttWire.ConnectTemplate(CLIENT_ID_PREFIX.subscriber).encode(process.pid))
     await session.subscribe(a.topic)
     session.socket.on('data', () => { lastAt = Date.now() })
     receiver = { count: () => session.scanner.publishes, bytes: () => session.scanner.bytes, close: () => session.close() }
@@ -73,7 +74,7 @@ export async function openPublishers(a: {
   closePublishers()
   for (let i = 0; i < a.count; i++) {
     if (a.protocol === 'mqtt') {
-      const session = await MqttSession.open(a.target, new mqttWire.ConnectTemplate('bpub').encode(process.pid * 100 + i))
+      const session = await MqttSession.open(a.target, new mqttWire.ConnectTemplate(CLIENT_ID_PREFIX.publisher).encode(process.pid * 100 + i))
       const { chunk, messages } = mqttWire.publishChunk(a.topic, a.payloadBytes)
       publishers.push({ socket: session.socket, chunk, messages, close: () => session.close() })
     } else {

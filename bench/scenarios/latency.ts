@@ -1,4 +1,5 @@
 import type { Endpoint } from '../endpoints'
+import { mqttTopic } from '../load/names'
 import type { RowSpec } from '../results'
 import type { BenchContext } from './context'
 
@@ -10,7 +11,7 @@ export async function latency(ctx: BenchContext, ep: Endpoint): Promise<void> {
   ctx.log(`${label} — ${ep.id}`)
   try {
     const r = await ctx.sender.call('roundTrip', {
-      target: ep.mqtt, topic: `bench/${ctx.runId}/${ep.id}/rtt`, rate: o.latencyRate, durationMs: o.latencyMs, payloadBytes: o.latencyPayload,
+      target: ep.mqtt, topic: mqttTopic(ctx.runId, ep.id, 'rtt'), rate: o.latencyRate, durationMs: o.latencyMs, payloadBytes: o.latencyPayload,
     })
     const row = (id: string, unit: string): RowSpec =>
       ({ id: `rtt-${id}`, label: `${label}: ${id}`, unit, decimals: 3, reference: 'haproxyMtls', vsDirect: true })

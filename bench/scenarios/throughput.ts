@@ -1,6 +1,8 @@
 import type { Endpoint } from '../endpoints'
+import { amqpQueue, mqttTopic } from '../load/names'
 import { CpuWindow } from '../proc-stats'
 import type { RowSpec } from '../results'
+import type { DecisionCounts } from '../servers/portcullis'
 import { sleep, type BenchContext } from './context'
 
 /**
@@ -16,12 +18,16 @@ import { sleep, type BenchContext } from './context'
  *                     outbound when delivered)
  *   CPU µs/crossing  = proxy CPU ÷ (published + delivered): per message per direction, so that a
  *                     proxy which delivers more (drops less) is not charged for it per published one
+ *
+ * Where the endpoint enforces authorization, its decision counters are read before and after
+ * (outside the CPU window: a scrape costs the gateway CPU) and kept in the details, so that the
+ * run shows each message was decided — and allowed — rather than waved through.
  */
 export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', payloadBytes: number, ep: Endpoint): Promise<void> {
   const target = protocol === 'mqtt' ? ep.mqtt : ep.amqp?.target
   if (target === undefined) return
   const auth = ep.amqp?.auth
-  const topic = protocol === 'mqtt' ? `bench/${ctx.runId}/${ep.id}/${payloadBytes}` : `bench-${ctx.runId}-${ep.id}-${payloadBytes}`
+  const topic = protocol === 'mqtt' ? mqttTopic(ctx.runId, ep.id, payloadBytes) : amqpQueue(ctx.runId, ep.id, payloadBytes)
   const name = `${protocol} throughput ${payloadBytes} B`
   ctx.log(`${name} — ${ep.id}`)
   try {
@@ -29,6 +35,7 @@ export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', p
     await ctx.sender.call('openPublishers', {
       protocol, target, topic, count: ctx.options.publishers, payloadBytes, ...(protocol === 'amqp' && auth !== undefined ? { auth } : {}),
     })
+    const decisionsBefore = await ep.decisions?.()
     const proxyCpu = new CpuWindow(ep.pids)
     const brokerCpu = new CpuWindow(protocol === 'mqtt' ? [ctx.brokerPid] : [])
     const published = await ctx.sender.call('publish', { durationMs: ctx.options.throughputMs })
@@ -42,6 +49,7 @@ export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', p
     }
     const cpu = proxyCpu.stop()
     const broker = brokerCpu.stop()
+    const decisions = decisionsBefore === undefined ? undefined : decisionDelta(decisionsBefore, await ep.decisions?.() ?? {})
     const seconds = Math.max(1e-3, (got.lastAt - published.startedAt) / 1000)
     const rate = got.messages / seconds
     const loss = published.messages === 0 ? 0 : Math.max(0, 1 - got.messages / published.messages) * 100
@@ -62,6 +70,7 @@ export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', p
       published: published.messages, received: got.messages, seconds, receivedBytes: got.bytes,
       proxyCpuMicros: cpu.cpuMicros, proxyCpuShare: cpu.cpuMicros / cpu.wallMicros,
       ...(protocol === 'mqtt' ? { brokerCpuMicros: broker.cpuMicros, brokerCpuShare: broker.cpuMicros / broker.wallMicros } : {}),
+      ...(decisions !== undefined ? { decisions } : {}),
     })
   } catch (err) {
     ctx.results.note(`${name}, ${ep.id}: ${err instanceof Error ? err.message : String(err)}`)
@@ -70,4 +79,14 @@ export async function throughput(ctx: BenchContext, protocol: 'mqtt' | 'amqp', p
     await ctx.receiver.call('closeReceiver', undefined).catch(() => undefined)
     await sleep(200)
   }
+}
+
+/** What was decided between two reads of the counters, per action (actions with no change left out). */
+function decisionDelta(before: DecisionCounts, after: DecisionCounts): DecisionCounts {
+  const delta: DecisionCounts = {}
+  for (const [action, a] of Object.entries(after)) {
+    const b = before[action] ?? { allow: 0, deny: 0 }
+    if (a.allow !== b.allow || a.deny !== b.deny) delta[action] = { allow: a.allow - b.allow, deny: a.deny - b.deny }
+  }
+  return delta
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { signRequest } from '../../src/admin/signing'
 import { createVerificationCertificate, type KeyAndCert } from '../../src/ca/pki'
+import { enforceBenchPolicies } from './bench-policies'
 import { startPinned, type ServerProcess } from './child'
 
 const ROOT = join(__dirname, '../../..')
@@ -22,26 +23,36 @@ export interface Portcullis extends ServerProcess {
   accessKey: { accessKeyId: string; accessKeySecret: string }
 }
 
+/** `portcullis_authorization_decisions_total` by action (`mqtt:Publish` …): allowed and denied. */
+export type DecisionCounts = Record<string, { allow: number; deny: number }>
+
 /**
  * Portcullis as its own process — the CLI `portcullis start` on a generated config — pinned to
  * the server core. By default one process (config `workers: 1`) with the embedded store and a
  * file audit sink in the run's directory: the bench needs no Redis and leaves nothing behind.
  * With `--workers N` (N > 1) the workers share a Redis store under a run-unique prefix, deleted
  * at the end, and the CPU figures add up the primary and every worker.
+ *
+ * `name` keeps two gateways of one run apart (config, data directory, audit file, Redis prefix):
+ * the embedded store locks its directory (DESIGN §4, STORE_LOCKED).
  */
 export async function startPortcullis(o: {
+  /** Process name and file prefix; default `portcullis`. */
+  name?: string
   dir: string
   core: number
   serverCertFile: string
   serverKeyFile: string
   /** `--workers N`: N > 1 runs node:cluster workers, which share state through Redis. */
   workers: number
-}): Promise<Omit<Portcullis, 'accessKey'> & { admin: AdminClient; workerPids: () => number[] }> {
-  const config = join(o.dir, 'portcullis.yaml')
-  const redisPrefix = `portcullis-bench:${process.pid}-${Date.now()}:`
+}): Promise<Omit<Portcullis, 'accessKey'> & { admin: AdminClient; workerPids: () => number[]; auditFile: string }> {
+  const name = o.name ?? 'portcullis'
+  const config = join(o.dir, `${name}.yaml`)
+  const auditFile = join(o.dir, `${name}-audit.jsonl`)
+  const redisPrefix = `portcullis-bench:${process.pid}-${Date.now()}-${name}:`
   const store = o.workers > 1
-    ? { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: redisPrefix, dataDir: join(o.dir, 'portcullis-data') }
-    : { kind: 'embedded', dataDir: join(o.dir, 'portcullis-data') }
+    ? { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: redisPrefix, dataDir: join(o.dir, `${name}-data`) }
+    : { kind: 'embedded', dataDir: join(o.dir, `${name}-data`) }
   writeFileSync(config, stringify({
     listeners: [
       { name: 'mqtts', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
@@ -50,14 +61,14 @@ export async function startPortcullis(o: {
     admin: { host: '127.0.0.1', port: 0 },
     store,
     tls: { certFile: o.serverCertFile, keyFile: o.serverKeyFile },
-    audit: { sinks: [{ kind: 'file', path: join(o.dir, 'portcullis-audit.jsonl') }] },
+    audit: { sinks: [{ kind: 'file', path: auditFile }] },
     log: { level: 'warn' },
     workers: o.workers,
   }))
   const accessKeyId = 'benchroot'
   const accessKeySecret = randomBytes(24).toString('base64url')
   const server = await startPinned({
-    name: 'portcullis', core: o.core, command: process.execPath,
+    name, core: o.core, command: process.execPath,
     // BENCH_PORTCULLIS_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
     // (NODE_OPTIONS refuses --cpu-prof); the profile is written when the bench stops it.
     args: [...(process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(ROOT, 'bin/portcullis.js'), 'start', '-c', config],
@@ -90,7 +101,7 @@ export async function startPortcullis(o: {
       redis.disconnect()
     }
   }
-  return { ...server, stop, workerPids, mqttPort: port('mqtts'), amqpPort: port('amqps'), admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret) }
+  return { ...server, stop, workerPids, auditFile, mqttPort: port('mqtts'), amqpPort: port('amqps'), admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret) }
 }
 
 /** Signed admin API calls (DESIGN §3 "Admin API"), as the CLI and the tests make them. */
@@ -109,28 +120,58 @@ export class AdminClient {
     if (!res.ok) throw new Error(`admin ${method} ${path}: HTTP ${res.status} ${text}`)
     return (text === '' ? undefined : JSON.parse(text)) as T
   }
+
+  /**
+   * The authorization decisions counted so far, from the unsigned `/metrics` (DESIGN §4
+   * `portcullis_authorization_decisions_total{protocol,action,result}`). With `workers: N` this
+   * is the one process that answers the admin API.
+   */
+  async decisions(): Promise<DecisionCounts> {
+    const res = await fetch(`${this.url}/metrics`)
+    if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`)
+    const counts: DecisionCounts = {}
+    for (const m of (await res.text()).matchAll(DECISION_LINE)) {
+      const [, labels = '', value = '0'] = m
+      const action = /action="([^"]*)"/.exec(labels)?.[1]
+      const result = /result="([^"]*)"/.exec(labels)?.[1]
+      if (action === undefined || (result !== 'allow' && result !== 'deny')) continue
+      const entry = (counts[action] ??= { allow: 0, deny: 0 })
+      entry[result] += Number(value)
+    }
+    return counts
+  }
 }
+
+const DECISION_LINE = /^portcullis_authorization_decisions_total\{([^}]*)\} (\S+)$/gm
 
 /**
  * The same setup an operator does: an MQTT instance in front of the bench Mosquitto with the
  * client CA registered (registration code → verification certificate → upload), an AMQP instance
  * in front of RabbitMQ with the broker credentials, and an AccessKey for the AMQP clients.
+ *
+ * With `authorization: 'enforce'` both instances are created enforcing (DESIGN §4), and the
+ * bench's policies are put and attached before any client connects (bench-policies.ts); the
+ * AMQP AccessKey is then one of a sub-account, since every key of `root` is granted everything.
  */
 export async function configurePortcullis(admin: AdminClient, o: {
   mqttBackendPort: number
   amqp: { port: number; username: string; password: string }
   clientCa: KeyAndCert
+  authorization?: 'off' | 'enforce'
 }): Promise<Portcullis['accessKey']> {
+  const enforce = o.authorization === 'enforce'
+  const authorization = enforce ? { authorization: { mode: 'enforce' } } : {}
   await admin.call('POST', '/v1/instances', {
     id: MQTT_INSTANCE, protocol: 'mqtt', hostnames: [MQTT_HOSTNAME],
-    backend: { kind: 'tcp', host: '127.0.0.1', port: o.mqttBackendPort },
+    backend: { kind: 'tcp', host: '127.0.0.1', port: o.mqttBackendPort }, ...authorization,
   })
   const { registrationCode } = await admin.call<{ registrationCode: string }>('POST', `/v1/instances/${MQTT_INSTANCE}/registration-code`)
   const verification = await createVerificationCertificate({ registrationCode, ca: o.clientCa })
   await admin.call('POST', `/v1/instances/${MQTT_INSTANCE}/cas`, { caCertificate: o.clientCa.cert, verificationCertificate: verification.cert })
   await admin.call('POST', '/v1/instances', {
     id: AMQP_INSTANCE, protocol: 'amqp', hostnames: [AMQP_HOSTNAME],
-    backend: { kind: 'tcp', host: '127.0.0.1', port: o.amqp.port, username: o.amqp.username, password: o.amqp.password },
+    backend: { kind: 'tcp', host: '127.0.0.1', port: o.amqp.port, username: o.amqp.username, password: o.amqp.password }, ...authorization,
   })
+  if (enforce) return enforceBenchPolicies(admin, { mqttInstance: MQTT_INSTANCE, amqpInstance: AMQP_INSTANCE })
   return admin.call<Portcullis['accessKey']>('POST', '/v1/access-keys', { description: 'bench' })
 }

@@ -6,6 +6,9 @@ import type { PolicyCache } from './policy-cache'
 import type { SessionAuthorizer } from './session-authorizer'
 import { amqpResource, mqttTopicResource, type AuthorizationSubject } from './subject'
 
+/** AMQP verdicts remembered per action and kind (see `amqpVerdicts`). */
+const MAX_REMEMBERED_NAMES = 256
+
 export interface EnforcedSessionDeps {
   readonly policies: Pick<PolicyCache, 'compiledFor'>
   readonly counters: Pick<DecisionCounters, 'tally'>
@@ -35,6 +38,12 @@ export class EnforcedSession implements SessionAuthorizer {
   private receive: TopicDecider | undefined
   private readonly tallies: { readonly [A in MqttTopicAction]: DecisionTally }
   private readonly amqpTallies = new Map<AmqpAction, DecisionTally>()
+  /**
+   * AMQP verdicts of this generation by action, kind and name: a client publishes to a handful of
+   * exchanges thousands of times, and a decision on a generic resource costs several times the
+   * map lookup (docs/benchmarks.md "Authorization"). Cleared whenever the generation moves.
+   */
+  private readonly amqpVerdicts = new Map<AmqpAction, { readonly exchange: Map<string, boolean>; readonly queue: Map<string, boolean> }>()
 
   constructor(
     private readonly identity: SessionIdentity,
@@ -75,13 +84,23 @@ export class EnforcedSession implements SessionAuthorizer {
       tally.allowed++
       return true
     }
-    const resource = amqpResource(this.identity.instanceId, this.identity.vhost ?? '', kind, name)
-    if ((this.compiled as CompiledPolicies).decide(action, resource, this.subject.vars).allowed) {
+    let byKind = this.amqpVerdicts.get(action)
+    if (byKind === undefined) this.amqpVerdicts.set(action, (byKind = { exchange: new Map(), queue: new Map() }))
+    const verdicts = byKind[kind]
+    let allowed = verdicts.get(name)
+    if (allowed === undefined) {
+      const resource = amqpResource(this.identity.instanceId, this.identity.vhost ?? '', kind, name)
+      allowed = (this.compiled as CompiledPolicies).decide(action, resource, this.subject.vars).allowed
+      // Names are the client's: bounded, so that a client naming a new queue each time cannot grow it.
+      if (verdicts.size >= MAX_REMEMBERED_NAMES) verdicts.clear()
+      verdicts.set(name, allowed)
+    }
+    if (allowed) {
       tally.allowed++
       return true
     }
     tally.denied++
-    this.deps.denials.denied(this.audit, action, resource)
+    this.deps.denials.denied(this.audit, action, amqpResource(this.identity.instanceId, this.identity.vhost ?? '', kind, name))
     return false
   }
 
@@ -91,6 +110,7 @@ export class EnforcedSession implements SessionAuthorizer {
 
   private refresh(): void {
     this.seen = this.deps.generation()
+    this.amqpVerdicts.clear()
     this.allowAll = this.subject.root || !this.deps.enforces()
     if (this.allowAll) return
     const compiled = this.deps.policies.compiledFor(this.subject.principals)

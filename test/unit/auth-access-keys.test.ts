@@ -20,7 +20,7 @@ t.test('creates an AccessKey in the Aliyun shape and shows its secret only once'
   const created = await keys.create({ description: 'ci pipeline' })
   t.match(created.accessKeyId, /^LTAI[A-Za-z0-9]{20}$/)
   t.match(created.accessKeySecret, /^[A-Za-z0-9]{30}$/)
-  t.same(created.after, { accessKeyId: created.accessKeyId, status: 'Active', description: 'ci pipeline', createdAt: created.record.createdAt, updatedAt: created.record.updatedAt })
+  t.same(created.after, { accessKeyId: created.accessKeyId, accountId: 'root', status: 'Active', description: 'ci pipeline', createdAt: created.record.createdAt, updatedAt: created.record.updatedAt })
   const stored = await store.get('accessKeys', GLOBAL_SCOPE, created.accessKeyId)
   t.notMatch(JSON.stringify(stored), created.accessKeySecret, 'the record holds no clear secret')
   const listed = await keys.list()

@@ -139,3 +139,19 @@ t.test('the session rules kick what may no longer connect, and what was admitted
   t.match(await rules.evaluate(unfiltered), { kick: 'AUTHORIZATION_ENFORCED' }, 'a session spliced without filters ends once its instance enforces')
   t.equal(await rules.evaluate(device()), undefined, 'a connection still in its handshake will be spliced with filters: it passes')
 })
+
+t.test('an AMQP session remembers its verdicts per name only until the policies change', async (t) => {
+  const w = await world(t)
+  await w.policy('orders', [{ effect: 'Allow', actions: ['amqp:Publish'], resources: ['amqp:fleet:/:exchange/orders'] }])
+  await w.attach('orders', 'account:writers')
+  const client: SessionIdentity = { instanceId: 'fleet', protocol: 'amqp', sourceIp: '192.0.2.9', sourcePort: 7000, accessKeyId: 'LTAIwriter', accountId: 'writers', vhost: '/' }
+  const authorizer = w.service.session(client, { connId: 'a1' as ConnId, instanceId: 'fleet', protocol: 'amqp', actor: { kind: 'client' }, source: { ip: '192.0.2.9', port: 7000 } })
+  if (authorizer === undefined) throw new Error('fleet enforces')
+  for (let i = 0; i < 3; i++) t.equal(authorizer.amqp('amqp:Publish', 'exchange', 'orders'), true)
+  t.equal(authorizer.amqp('amqp:Publish', 'exchange', ''), false, 'the default exchange is amq.default, not granted')
+  t.equal(authorizer.amqp('amqp:Consume', 'queue', 'orders'), false, 'another action is decided on its own')
+  await w.policy('orders', [{ effect: 'Deny', actions: ['amqp:Publish'], resources: ['amqp:fleet:/:exchange/orders'] }])
+  t.equal(authorizer.amqp('amqp:Publish', 'exchange', 'orders'), false, 'the edit applies to the next publish, remembered or not')
+  t.same(w.counters.tally('amqp', 'amqp:Publish'), { allowed: 3, denied: 2 }, 'every call is counted, remembered or not')
+  t.match(w.audit.map((e) => e.details?.resource), ['amqp:fleet:/:exchange/amq.default', 'amqp:fleet:/:queue/orders'])
+})
