@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { AddressSet } from '../tunnel/cidr'
 import { PROTOCOL_NAMES } from '../protocols/names'
 import { TLS_PROFILE_NAMES } from '../tls/profiles'
+import { parseHostPort, type RedisTarget } from '../store/redis-target'
 
 /**
  * The one configuration schema (DESIGN §3 "Config"). Every object is strict: an unknown key is an
@@ -81,9 +82,47 @@ const auditSink = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('redis-stream'), key: z.string().optional(), maxLen: z.number().int().positive().optional(), url: z.string().optional() }),
 ])
 
+const hostPort = z.string().refine((value) => parseHostPort(value) !== undefined, 'expected host:port, e.g. redis-sentinel:26379 or [fd00::1]:26379')
+const redisPassword = z.string().min(1).optional()
+
+/**
+ * `store.kind: redis` (DESIGN §4 "Production") in one of three forms: `url` (one server; the
+ * default form, `redis://127.0.0.1:6379` when none is given), `sentinel: {masterName, nodes,
+ * password?}` (the master the sentinels name; `password` for the data nodes and the sentinels) or
+ * `cluster: {nodes, password?}` (seed nodes; the client finds the rest). Each takes `keyPrefix`;
+ * on a cluster it is also the hash tag that keeps a write's keys in one slot, so it may not be
+ * empty (nor start with `}`). One object rather than a union of three, so that a wrong key is named by its path.
+ */
+const redisStore = z.strictObject({
+  kind: z.literal('redis'),
+  url: z.string().min(1).optional(),
+  sentinel: z.strictObject({ masterName: z.string().min(1), nodes: z.array(hostPort).min(1), password: redisPassword }).optional(),
+  cluster: z.strictObject({ nodes: z.array(hostPort).min(1), password: redisPassword }).optional(),
+  keyPrefix: z.string().default('portcullis:'),
+  /** Where the root AccessKey and master key files live (also with a Redis store). */
+  dataDir: z.string().default('./data'),
+}).superRefine((value, ctx) => {
+  const forms = (['url', 'sentinel', 'cluster'] as const).filter((form) => value[form] !== undefined)
+  if (forms.length > 1) {
+    ctx.addIssue({ code: 'custom', path: [forms[1] as string], message: `give one of url, sentinel or cluster, not ${forms.join(' and ')}` })
+  }
+  if (value.cluster !== undefined && (value.keyPrefix === '' || value.keyPrefix.startsWith('}'))) {
+    ctx.addIssue({ code: 'custom', path: ['keyPrefix'], message: 'a cluster store needs a non-empty keyPrefix that does not start with "}": it is the hash tag that keeps each write in one slot' })
+  }
+}).transform((value): { kind: 'redis'; keyPrefix: string; dataDir: string } & RedisTarget => {
+  const common = { kind: value.kind, keyPrefix: value.keyPrefix, dataDir: value.dataDir }
+  const password = (p: string | undefined): { password?: string } => (p === undefined ? {} : { password: p })
+  if (value.sentinel !== undefined) {
+    const { masterName, nodes } = value.sentinel
+    return { ...common, sentinel: { masterName, nodes, ...password(value.sentinel.password) } }
+  }
+  if (value.cluster !== undefined) return { ...common, cluster: { nodes: value.cluster.nodes, ...password(value.cluster.password) } }
+  return { ...common, url: value.url ?? 'redis://127.0.0.1:6379' }
+})
+
 const store = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('embedded'), dataDir: z.string().default('./data') }),
-  z.strictObject({ kind: z.literal('redis'), url: z.string().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('portcullis:'), dataDir: z.string().default('./data') }),
+  redisStore,
 ])
 
 const limits = z.strictObject({

@@ -1,15 +1,19 @@
 /**
  * Store factory: the composition root picks the implementation from config `store`
- * (DESIGN §3: `store{kind: embedded|redis, dataDir | url}`).
+ * (DESIGN §3: `store{kind: embedded|redis, dataDir | url}`; DESIGN §4 "Production": the Redis
+ * store also on a Sentinel-monitored master or a Cluster).
  */
 import { EmbeddedStore } from './embedded'
 import type { StoreLogger } from './listeners'
 import { RedisStore } from './redis'
+import type { RedisTarget } from './redis-target'
 import type { Store } from './store'
+
+export type RedisStoreConfig = { kind: 'redis'; keyPrefix?: string } & RedisTarget
 
 export type StoreConfig =
   | { kind: 'embedded'; dataDir: string }
-  | { kind: 'redis'; url: string; keyPrefix?: string }
+  | RedisStoreConfig
 
 /** Keys of every replica sharing one Redis start with this unless the config says otherwise. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'portcullis:'
@@ -17,7 +21,14 @@ export const DEFAULT_REDIS_KEY_PREFIX = 'portcullis:'
 export async function openStore(config: StoreConfig, processId?: string, logger?: StoreLogger): Promise<Store> {
   const common = { ...(processId === undefined ? {} : { processId }), ...(logger === undefined ? {} : { logger }) }
   if (config.kind === 'embedded') return EmbeddedStore.open({ dataDir: config.dataDir, ...common })
-  return RedisStore.open({ url: config.url, keyPrefix: config.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX, ...common })
+  return RedisStore.open({ ...redisTarget(config), keyPrefix: config.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX, ...common })
+}
+
+/** Only the target of a Redis store config (a config object may carry more keys, e.g. dataDir). */
+export function redisTarget(config: RedisStoreConfig): RedisTarget {
+  if ('sentinel' in config) return { sentinel: config.sentinel }
+  if ('cluster' in config) return { cluster: config.cluster }
+  return { url: config.url }
 }
 
 /**

@@ -1,5 +1,7 @@
 /**
- * Whether a Redis store can serve, from its two connections (Store.onConnectivity).
+ * Whether a Redis store can serve, from its two connections (Store.onConnectivity). On a cluster
+ * the "command connection" is the client's health signal and the subscriber ours (redis-cluster.ts);
+ * both speak the same `close` / `ready` events as an ioredis connection.
  *
  * Down as soon as either connection closes; up only once BOTH are back: the command connection
  * `ready` (with no offline queue, a command before that fails with "Stream isn't writeable"), and
@@ -12,8 +14,8 @@
  * re-subscription's on the same connection. An epoch per subscriber connection drops a reply that
  * arrives after that connection was lost again.
  */
-import type Redis from 'ioredis'
 import { ListenerSet, type StoreLogger } from './listeners'
+import type { StoreSubscriber, WatchedConnection } from './redis-connections'
 
 const RESUBSCRIBE_RETRY_MS = 500
 
@@ -26,16 +28,27 @@ export class RedisConnectivity {
   private readonly listeners: ListenerSet<boolean>
 
   constructor(
-    private readonly client: Redis,
-    private readonly subscriber: Redis,
+    private readonly client: WatchedConnection,
+    private readonly subscriber: StoreSubscriber,
     private readonly channels: readonly string[],
     private readonly logger: StoreLogger,
   ) {
     this.listeners = new ListenerSet('connectivity', logger)
   }
 
-  /** Starts watching; call once both connections are ready and subscribed (the end of open()). */
+  /**
+   * Starts watching; call once both connections were ready and subscribed (the end of open()). A
+   * loss between then and now is taken from their status (the events are gone): reported down,
+   * and up again with their next `ready`.
+   */
   watch(): void {
+    this.update(() => {
+      if (this.client.status !== 'ready') this.commandsUp = false
+      if (this.subscriber.status !== 'ready') {
+        this.subscriberEpoch++
+        this.subscribed = false
+      }
+    })
     this.client.on('close', () => this.update(() => { this.commandsUp = false }))
     this.client.on('ready', () => this.update(() => { this.commandsUp = true }))
     this.subscriber.on('close', () => this.update(() => {

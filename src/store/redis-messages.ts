@@ -4,19 +4,34 @@
  * Channel `<prefix>changes`: {origin, collection, scope, id, op, record, previous?} — published
  * by the write scripts (redis-scripts.ts). Channel `<prefix>broadcast`: a BroadcastMessage.
  * Messages come from any process sharing the prefix, so they are checked before use.
+ * On a cluster the names carry a hash tag (see redisKeys).
  */
 import { COLLECTIONS } from './records'
 import type { Collection } from './records'
 import type { BroadcastMessage, ChangeEvent } from './store'
 
-export function redisKeys(prefix: string) {
+/**
+ * Key and channel names under `prefix`. With `hashTag` (Redis Cluster) every name starts with
+ * `{prefix}`: Redis hashes only the text between the first braces (Cluster spec, "Hash tags"), so
+ * all of one store's keys live in one slot, and a write script, which touches a record hash AND
+ * its collection's scope set, is legal on a cluster (a script or MULTI may only touch keys of one
+ * slot). Without a tag (standalone, Sentinel) names are exactly as before, so existing data stays
+ * readable. `probe` is never written: a command routed by it reaches the node serving the slot.
+ */
+export function redisKeys(prefix: string, opts: { hashTag?: boolean } = {}) {
+  // `{}` (or `{}…`) is no tag: Redis would hash each whole key, to slots of their own.
+  if (opts.hashTag === true && (prefix === '' || prefix.startsWith('}'))) {
+    throw new RangeError('a cluster store needs a non-empty keyPrefix that does not start with "}": it is the hash tag')
+  }
+  const base = opts.hashTag === true ? `{${prefix}}` : prefix
   return {
-    records: (collection: Collection, scope: string) => `${prefix}rec:${collection}:${scope}`,
-    scopes: (collection: Collection) => `${prefix}scopes:${collection}`,
-    lock: (name: string) => `${prefix}lock:${name}`,
-    nonce: (nonce: string) => `${prefix}nonce:${nonce}`,
-    changes: `${prefix}changes`,
-    broadcast: `${prefix}broadcast`,
+    records: (collection: Collection, scope: string) => `${base}rec:${collection}:${scope}`,
+    scopes: (collection: Collection) => `${base}scopes:${collection}`,
+    lock: (name: string) => `${base}lock:${name}`,
+    nonce: (nonce: string) => `${base}nonce:${nonce}`,
+    probe: `${base}probe`,
+    changes: `${base}changes`,
+    broadcast: `${base}broadcast`,
   }
 }
 export type RedisKeys = ReturnType<typeof redisKeys>

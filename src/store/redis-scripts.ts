@@ -8,9 +8,12 @@
  * The change message is built by concatenation: the caller sends its head (a JSON object without
  * the closing brace) and the script appends the stored JSON as `record` / `previous`, so a
  * record is never parsed inside Redis.
+ * On a cluster both keys carry the store's hash tag (redis-messages.ts), so they share a slot, as
+ * a script requires; the channel is an argument, not a key (classic pub/sub has no slot).
  */
 import { createHash } from 'node:crypto'
-import type Redis from 'ioredis'
+import type { ChainableCommander } from 'ioredis'
+import type { RedisClient } from './redis-connections'
 
 export class LuaScript {
   private readonly sha: string
@@ -20,15 +23,32 @@ export class LuaScript {
   }
 
   /** EVALSHA, falling back to EVAL when the server has not cached the script yet. */
-  async run(client: Redis, keys: string[], args: string[]): Promise<unknown> {
+  async run(client: RedisClient, keys: string[], args: string[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (err) {
-      // A Redis error reply is identified by its leading code word (RESP "simple error").
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
+      if (!isNoScript(err)) throw err
       return client.eval(this.source, keys.length, ...keys, ...args)
     }
   }
+
+  /**
+   * Runs the script through `exec` (a pipeline builder: ReplicaQuorum.exec adds its WAIT), by
+   * EVALSHA first and by EVAL when the server does not have it cached (a new or promoted server).
+   */
+  async runIn(exec: (queue: (pipeline: ChainableCommander) => void) => Promise<unknown>, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await exec((pipeline) => { pipeline.evalsha(this.sha, keys.length, ...keys, ...args) })
+    } catch (err) {
+      if (!isNoScript(err)) throw err
+      return exec((pipeline) => { pipeline.eval(this.source, keys.length, ...keys, ...args) })
+    }
+  }
+}
+
+/** A Redis error reply is identified by its leading code word (RESP "simple error"). */
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT')
 }
 
 /** ARGV: id, scope, json, channel, message head. Returns 1, or 0 when the id is taken. */

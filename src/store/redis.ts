@@ -1,5 +1,7 @@
 /**
- * The Redis store: shared state for several gateway replicas (DESIGN §3, `store.kind: redis`).
+ * The Redis store: shared state for several gateway replicas (DESIGN §3, `store.kind: redis`), on
+ * one server, a Sentinel-monitored master or a Cluster (DESIGN §4 "Production"; the connections
+ * per topology are in redis-connections.ts).
  *
  * Layout (see redis-messages.ts): one hash per (collection, scope), field id → record JSON; a set
  * of the scopes in use per collection; locks and nonces as plain keys with an expiry.
@@ -9,69 +11,84 @@
  *   step; every instance, the writer included, learns of it from its subscriber connection, so
  *   each instance sees each change exactly once whichever process made it;
  * - `update` is optimistic compare-and-set on the stored JSON, retried with backoff;
+ * - a write resolves once a majority of the master's online replicas have it (WAIT, in the same
+ *   pipeline as the write: redis-replication.ts); one they do not confirm in time rejects
+ *   STORE_UNAVAILABLE. Nonce claims and lock acquisitions count as writes: a nonce forgotten by
+ *   a failover would let a signed admin request be replayed;
  * - fail closed: no offline queue, bounded connect and command timeouts, so when Redis is down a
- *   call rejects quickly with STORE_UNAVAILABLE instead of waiting for ever. The connections keep
- *   reconnecting in the background.
+ *   call rejects quickly with STORE_UNAVAILABLE instead of waiting for ever; so do the replies
+ *   that mean "not now" (READONLY from a demoted master, CLUSTERDOWN, TRYAGAIN, LOADING…). The
+ *   connections keep reconnecting in the background.
  * Change events published while the subscriber connection is down are lost to this instance
  * (Redis pub/sub does not replay): `onConnectivity` says when it is down and when both connections
  * are back (redis-connectivity.ts), so that caches are re-read then (resync-loop.ts).
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Redis, { ReplyError } from 'ioredis'
+import { ReplyError } from 'ioredis'
 import { PortcullisError } from '../errors'
 import { ListenerSet, silentLogger } from './listeners'
 import type { StoreLogger } from './listeners'
 import type { Collection, Records } from './records'
+import { reconnectDelay } from './redis-backoff'
+import { createConnections } from './redis-connections'
+import type { RedisClient, RedisConnections } from './redis-connections'
 import { changeHead, decodeBroadcast, decodeChange, redisKeys } from './redis-messages'
 import type { RedisKeys } from './redis-messages'
 import { RedisConnectivity } from './redis-connectivity'
+import { ReplicaQuorum } from './redis-replication'
 import { COMPARE_AND_SET, CREATE, PUT, RELEASE_LOCK, RENEW_LOCK, TAKE } from './redis-scripts'
+import type { LuaScript } from './redis-scripts'
+import type { RedisTarget } from './redis-target'
 import type { BroadcastMessage, ChangeEvent, Store } from './store'
 
-export interface RedisStoreOptions {
-  url: string
+export type RedisStoreOptions = RedisTarget & {
   keyPrefix: string
   processId?: string
   logger?: StoreLogger
+  /** How long a write waits for its replicas (WAIT timeout); default 1 s. */
+  replicaWaitMs?: number
 }
 
-const CONNECTION_OPTIONS = {
-  lazyConnect: true, // open() connects explicitly, so an unreachable Redis fails open()
-  enableOfflineQueue: false, // a command while disconnected rejects at once (fail closed)
-  maxRetriesPerRequest: 1,
-  connectTimeout: 2_000,
-  commandTimeout: 5_000,
-  // At most 1 s between reconnect attempts: the replica stays stale until both connections are
-  // back, so a healed partition should be noticed within about a second. An attempt against a
-  // refused port costs next to nothing.
-  retryStrategy: (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-}
 const PING_TIMEOUT_MS = 1_000
 /** A lock outlives a crashed holder by at most this; a live holder renews it every third of it. */
 const LOCK_TTL_MS = 30_000
 const LOCK_WAIT_MS = 30_000
 const CAS_ATTEMPTS = 100
+/**
+ * Error replies that mean "this server cannot serve the store now", not "the command is wrong":
+ * a demoted master, a replica cut off from its master, a cluster slot down or moving, a server
+ * still loading, a busy script, too few replicas for `min-replicas-to-write`.
+ */
+const UNAVAILABLE_REPLIES = ['READONLY', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'LOADING', 'BUSY', 'NOREPLICAS', 'MOVED', 'ASK'] as const
 
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
   private closing: Promise<void> | undefined
+  private readonly client: RedisClient
   private readonly keys: RedisKeys
   private readonly changes: ListenerSet<ChangeEvent>
   private readonly broadcasts: ListenerSet<BroadcastMessage>
   private readonly connectivity: RedisConnectivity
+  private readonly quorum: ReplicaQuorum
+  private readonly durably = (queue: Parameters<ReplicaQuorum['exec']>[0]): Promise<unknown> => this.quorum.exec(queue, wrote)
 
   private constructor(
-    private readonly client: Redis,
-    private readonly subscriber: Redis,
-    keyPrefix: string,
+    private readonly connections: RedisConnections,
+    keys: RedisKeys,
     private readonly processId: string,
     private readonly logger: StoreLogger,
+    replicaWaitMs: number | undefined,
   ) {
-    this.keys = redisKeys(keyPrefix)
+    this.client = connections.client
+    this.keys = keys
     this.changes = new ListenerSet('change', logger)
     this.broadcasts = new ListenerSet('broadcast', logger)
-    this.connectivity = new RedisConnectivity(client, subscriber, [this.keys.changes, this.keys.broadcast], logger)
+    const { client, subscriber, commands } = connections
+    this.connectivity = new RedisConnectivity(commands, subscriber, [keys.changes, keys.broadcast], logger)
+    this.quorum = new ReplicaQuorum(client, {
+      routeKey: keys.probe, ready: commands, logger, ...(replicaWaitMs === undefined ? {} : { waitTimeoutMs: replicaWaitMs }),
+    })
     // Without an 'error' listener ioredis reports connection errors itself; route them to our log.
     client.on('error', (err: unknown) => logger.warn({ err }, 'redis store connection error'))
     subscriber.on('error', (err: unknown) => logger.warn({ err }, 'redis store subscriber error'))
@@ -80,21 +97,24 @@ export class RedisStore implements Store {
 
   static async open(opts: RedisStoreOptions): Promise<RedisStore> {
     const logger = opts.logger ?? silentLogger
-    let client: Redis | undefined
-    let subscriber: Redis | undefined
+    // A cluster store's keys share one hash tag, so that every script touches a single slot.
+    const keys = clusterSafeKeys(opts.keyPrefix, 'cluster' in opts)
+    let connections: RedisConnections | undefined
+    let store: RedisStore | undefined
     try {
-      client = new Redis(opts.url, CONNECTION_OPTIONS)
-      subscriber = new Redis(opts.url, CONNECTION_OPTIONS)
-      const store = new RedisStore(client, subscriber, opts.keyPrefix, opts.processId ?? randomUUID(), logger)
-      await Promise.all([client.connect(), subscriber.connect()])
+      connections = createConnections(opts, keys.probe)
+      store = new RedisStore(connections, keys, opts.processId ?? randomUUID(), logger, opts.replicaWaitMs)
+      await connections.connect()
       // Subscribed before open() resolves, so no write made after it is missed.
-      await subscriber.subscribe(store.keys.changes, store.keys.broadcast)
+      await connections.subscriber.subscribe(store.keys.changes, store.keys.broadcast)
+      // The first write already waits for the replicas there are.
+      await store.quorum.start()
       store.connectivity.watch()
       return store
     } catch (err) {
-      client?.disconnect()
-      subscriber?.disconnect()
-      // The URL may carry a password: name the failure, never the URL.
+      store?.quorum.close()
+      connections?.disconnect()
+      // The URL or the sentinel config may carry a password: name the failure, never the target.
       throw new PortcullisError('STORE_UNAVAILABLE', `could not connect to Redis: ${describe(err)}`, { cause: err })
     }
   }
@@ -124,7 +144,7 @@ export class RedisStore implements Store {
 
   create<C extends Collection>(collection: C, scope: string, id: string, record: Records[C]): Promise<void> {
     return this.guard(async () => {
-      const created = await CREATE.run(this.client, this.recordKeys(collection, scope),
+      const created = await this.write(CREATE, this.recordKeys(collection, scope),
         [id, scope, JSON.stringify(record), this.keys.changes, this.head(collection, scope, id, 'put')])
       if (created !== 1) throw new PortcullisError('ALREADY_EXISTS', `${collection} ${id} already exists`)
     })
@@ -132,7 +152,7 @@ export class RedisStore implements Store {
 
   put<C extends Collection>(collection: C, scope: string, id: string, record: Records[C]): Promise<void> {
     return this.guard(async () => {
-      await PUT.run(this.client, this.recordKeys(collection, scope),
+      await this.write(PUT, this.recordKeys(collection, scope),
         [id, scope, JSON.stringify(record), this.keys.changes, this.head(collection, scope, id, 'put')])
     })
   }
@@ -148,7 +168,7 @@ export class RedisStore implements Store {
         const next = mutate(seen === null ? undefined : (JSON.parse(seen) as Records[C]))
         if (next === undefined) return seen === null ? undefined : (JSON.parse(seen) as Records[C])
         const json = JSON.stringify(next)
-        const written = await COMPARE_AND_SET.run(this.client, this.recordKeys(collection, scope), [
+        const written = await this.write(COMPARE_AND_SET, this.recordKeys(collection, scope), [
           id, scope, json, this.keys.changes, this.head(collection, scope, id, 'put'),
           seen ?? '', seen === null ? '0' : '1',
         ])
@@ -162,7 +182,7 @@ export class RedisStore implements Store {
 
   take<C extends Collection>(collection: C, scope: string, id: string): Promise<Records[C] | undefined> {
     return this.guard(async () => {
-      const json = await TAKE.run(this.client, this.recordKeys(collection, scope),
+      const json = await this.write(TAKE, this.recordKeys(collection, scope),
         [id, scope, this.keys.changes, this.head(collection, scope, id, 'delete')])
       return typeof json === 'string' ? (JSON.parse(json) as Records[C]) : undefined
     })
@@ -175,7 +195,13 @@ export class RedisStore implements Store {
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const key = this.keys.lock(name)
     const token = randomUUID()
-    await this.guard(() => this.acquire(key, token))
+    try {
+      await this.guard(() => this.acquire(key, token))
+    } catch (err) {
+      // The SET may have landed though its reply (or its WAIT) did not: let go of what may be ours.
+      void this.release(name, key, token)
+      throw err
+    }
     const renewal = setInterval(() => {
       RENEW_LOCK.run(this.client, [key], [token, String(LOCK_TTL_MS)])
         .catch((err: unknown) => this.logger.warn({ err, lock: name }, 'could not renew a store lock'))
@@ -185,16 +211,15 @@ export class RedisStore implements Store {
       return await fn()
     } finally {
       clearInterval(renewal)
-      // If the release fails the lock still expires after LOCK_TTL_MS.
-      await RELEASE_LOCK.run(this.client, [key], [token])
-        .catch((err: unknown) => this.logger.warn({ err, lock: name }, 'could not release a store lock'))
+      await this.release(name, key, token)
     }
   }
 
   claimNonce(nonce: string, ttlMs: number): Promise<boolean> {
     return this.guard(async () => {
       const ttl = Math.max(1, Math.ceil(ttlMs))
-      return (await this.client.set(this.keys.nonce(nonce), '1', 'PX', ttl, 'NX')) === 'OK'
+      const key = this.keys.nonce(nonce)
+      return (await this.durably((pipeline) => { pipeline.set(key, '1', 'PX', ttl, 'NX') })) === 'OK'
     })
   }
 
@@ -222,7 +247,9 @@ export class RedisStore implements Store {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<string>((resolve) => { timer = setTimeout(() => resolve('TIMEOUT'), PING_TIMEOUT_MS) })
     try {
-      return (await Promise.race([this.client.ping(), timeout])) === 'PONG'
+      // Routed by a key of the store, so on a cluster it asks the node serving the store's slot.
+      const answer = await Promise.race([this.client.exists(this.keys.probe), timeout])
+      return typeof answer === 'number'
     } catch {
       return false
     } finally {
@@ -236,18 +263,43 @@ export class RedisStore implements Store {
       this.changes.clear()
       this.broadcasts.clear()
       this.connectivity.stop()
-      await Promise.all([quit(this.client), quit(this.subscriber)])
+      this.quorum.close()
+      await this.connections.quit()
     })()
     return this.closing
+  }
+
+  /**
+   * Releases a lock this holder still owns (the script checks the token). When that fails (Redis
+   * away, a failover under way), it is retried in the background until it works or the lock has
+   * expired anyway: a lock left behind by a blip would otherwise keep every other holder waiting
+   * for LOCK_TTL_MS. Resolves after the first attempt; never rejects.
+   */
+  private async release(name: string, key: string, token: string): Promise<void> {
+    const attempt = (): Promise<boolean> => RELEASE_LOCK.run(this.client, [key], [token]).then(() => true, () => false)
+    if (await attempt()) return
+    this.logger.warn({ lock: name }, 'could not release a store lock; retrying until it expires')
+    const deadline = Date.now() + LOCK_TTL_MS
+    void (async () => {
+      for (let tries = 1; this.closing === undefined && Date.now() < deadline; tries++) {
+        await sleep(reconnectDelay(tries))
+        if (await attempt()) return
+      }
+    })()
   }
 
   private async acquire(key: string, token: string): Promise<void> {
     const deadline = Date.now() + LOCK_WAIT_MS
     for (let attempt = 0; ; attempt++) {
-      if ((await this.client.set(key, token, 'PX', LOCK_TTL_MS, 'NX')) === 'OK') return
+      if ((await this.durably((pipeline) => { pipeline.set(key, token, 'PX', LOCK_TTL_MS, 'NX') })) === 'OK') return
       if (Date.now() >= deadline) throw new PortcullisError('CONFLICT', `lock ${key} stayed held for ${LOCK_WAIT_MS} ms`)
       await sleep(Math.min(5 * 2 ** attempt, 200) * (0.5 + Math.random() / 2))
     }
+  }
+
+  /** A write script, then WAIT for the replicas (redis-replication.ts). */
+  private write(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    return script.runIn(this.durably, keys, args)
   }
 
   private recordKeys(collection: Collection, scope: string): string[] {
@@ -277,19 +329,31 @@ export class RedisStore implements Store {
       return await fn()
     } catch (err) {
       if (err instanceof PortcullisError) throw err
-      // An error reply means Redis answered (a script or command fault), not that it is down.
-      if (err instanceof ReplyError) throw new PortcullisError('INTERNAL', `redis refused a store command: ${describe(err)}`, { cause: err })
+      // An error reply means Redis answered (a script or command fault), not that it is down,
+      // unless it is one of the replies that say this server cannot serve now.
+      if (err instanceof ReplyError && !isUnavailableReply(err)) throw new PortcullisError('INTERNAL', `redis refused a store command: ${describe(err)}`, { cause: err })
       throw new PortcullisError('STORE_UNAVAILABLE', `redis store call failed: ${describe(err)}`, { cause: err })
     }
   }
 }
 
-async function quit(connection: Redis): Promise<void> {
+function clusterSafeKeys(keyPrefix: string, hashTag: boolean): RedisKeys {
   try {
-    await connection.quit()
-  } catch {
-    connection.disconnect()
+    return redisKeys(keyPrefix, { hashTag })
+  } catch (err) {
+    throw new PortcullisError('CONFIG_INVALID', describe(err), { cause: err })
   }
+}
+
+/** Whether a write's reply says it changed something (and so needs its replicas' acknowledgement). */
+function wrote(reply: unknown): boolean {
+  return reply === 1 || typeof reply === 'string' // 1 from the scripts; 'OK' from SET; a taken record's JSON
+}
+
+function isUnavailableReply(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : ''
+  const code = message.slice(0, message.search(/\s|$/))
+  return (UNAVAILABLE_REPLIES as readonly string[]).includes(code)
 }
 
 function describe(err: unknown): string {
