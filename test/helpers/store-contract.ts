@@ -22,6 +22,34 @@ export interface StoreFixture {
 
 export type MakeStore = () => Promise<StoreFixture>
 
+/**
+ * A fixture over stores that `open` makes on one backing data set (a Redis topology under one
+ * key prefix): `reopen` and `peer` open more of them, `cleanup` closes every one and then runs
+ * `deleteData`.
+ */
+export async function reopenableFixture(open: () => Promise<Store>, deleteData: () => Promise<unknown>): Promise<StoreFixture> {
+  const opened: Store[] = []
+  const openOne = async (): Promise<Store> => {
+    const store = await open()
+    opened.push(store)
+    return store
+  }
+  let current = await openOne()
+  return {
+    store: current,
+    peer: openOne,
+    reopen: async () => {
+      await current.close()
+      current = await openOne()
+      return current
+    },
+    cleanup: async () => {
+      await Promise.all(opened.map((store) => store.close()))
+      await deleteData()
+    },
+  }
+}
+
 const NOW = '2026-01-01T00:00:00.000Z'
 
 export function instance(id: string, hostnames: string[] = [`${id}.example.test`]): InstanceRecord {

@@ -13,7 +13,7 @@ import { GLOBAL_SCOPE } from '../../src/store/records'
 import { RedisStore } from '../../src/store/redis'
 import type { ChangeEvent, Store } from '../../src/store/store'
 import { unusedPort } from '../helpers/services'
-import { instance, recorder, storeContract } from '../helpers/store-contract'
+import { instance, recorder, reopenableFixture, storeContract } from '../helpers/store-contract'
 import type { StoreFixture } from '../helpers/store-contract'
 import { redisServerAvailable, startCluster, type ClusterSet, type RedisProcess } from '../helpers/redis-topology'
 
@@ -27,27 +27,8 @@ function clusterStore(cluster: ClusterSet, keyPrefix: string): Promise<RedisStor
   return RedisStore.open({ cluster: { nodes: cluster.seedNodes }, keyPrefix })
 }
 
-async function makeFixture(cluster: ClusterSet, keyPrefix = `${RUN_PREFIX}${++fixtures}:`): Promise<StoreFixture> {
-  const opened: Store[] = []
-  const open = async (): Promise<Store> => {
-    const store = await clusterStore(cluster, keyPrefix)
-    opened.push(store)
-    return store
-  }
-  let current = await open()
-  return {
-    store: current,
-    peer: open,
-    reopen: async () => {
-      await current.close()
-      current = await open()
-      return current
-    },
-    cleanup: async () => {
-      await Promise.all(opened.map((store) => store.close()))
-      await cluster.deleteKeys(pattern(keyPrefix))
-    },
-  }
+function makeFixture(cluster: ClusterSet, keyPrefix = `${RUN_PREFIX}${++fixtures}:`): Promise<StoreFixture> {
+  return reopenableFixture(() => clusterStore(cluster, keyPrefix), () => cluster.deleteKeys(pattern(keyPrefix)))
 }
 
 /** The node a store's subscriber is connected to: the one listing a pub/sub client on its channels. */

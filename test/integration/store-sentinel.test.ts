@@ -16,7 +16,7 @@ import { RedisStore } from '../../src/store/redis'
 import { majorityOf, onlineReplicas } from '../../src/store/redis-replication'
 import type { Store } from '../../src/store/store'
 import { unusedPort } from '../helpers/services'
-import { instance, storeContract } from '../helpers/store-contract'
+import { instance, reopenableFixture, storeContract } from '../helpers/store-contract'
 import type { StoreFixture } from '../helpers/store-contract'
 import { infoField, redisServerAvailable, startSentinelSet, type SentinelSet } from '../helpers/redis-topology'
 
@@ -33,27 +33,8 @@ function sentinelStore(set: SentinelSet, keyPrefix: string, extra: { replicaWait
   return RedisStore.open({ sentinel: { masterName: set.masterName, nodes: set.sentinelNodes }, keyPrefix, ...extra })
 }
 
-async function makeFixture(set: SentinelSet, keyPrefix = `${RUN_PREFIX}${++fixtures}:`): Promise<StoreFixture> {
-  const opened: Store[] = []
-  const open = async (): Promise<Store> => {
-    const store = await sentinelStore(set, keyPrefix)
-    opened.push(store)
-    return store
-  }
-  let current = await open()
-  return {
-    store: current,
-    peer: open,
-    reopen: async () => {
-      await current.close()
-      current = await open()
-      return current
-    },
-    cleanup: async () => {
-      await Promise.all(opened.map((store) => store.close()))
-      await deleteKeys(set, keyPrefix)
-    },
-  }
+function makeFixture(set: SentinelSet, keyPrefix = `${RUN_PREFIX}${++fixtures}:`): Promise<StoreFixture> {
+  return reopenableFixture(() => sentinelStore(set, keyPrefix), () => deleteKeys(set, keyPrefix))
 }
 
 function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
