@@ -35,6 +35,32 @@ export function checkClusterConfig(config: Config): void {
 export interface PrimaryHandle {
   /** Stops every worker (SIGTERM, then SIGKILL after the grace period). */
   stop(): Promise<void>
+  /**
+   * A config reload (DESIGN §4 "Operations and keys"): SIGHUP to every live worker; each re-reads
+   * the file, applies what it can and audits its own reload. Answers how many were signalled.
+   */
+  reload(): number
+}
+
+/** What a worker sends the primary after `POST /v1/config/reload` reloaded it: reload the others. */
+const RELOAD_MESSAGE = 'portcullis:config-reloaded'
+
+/**
+ * In a worker: asks the primary to reload every other worker (an admin reload reaches one worker
+ * only, through the shared admin port). Nothing outside a cluster.
+ */
+export function notifyPrimaryOfReload(): void {
+  if (cluster.isWorker && process.send !== undefined) process.send({ type: RELOAD_MESSAGE })
+}
+
+function signalWorkers(except?: number): number {
+  let count = 0
+  for (const worker of Object.values(cluster.workers ?? {})) {
+    if (worker === undefined || worker.isDead() || worker.id === except) continue
+    worker.process.kill('SIGHUP')
+    count++
+  }
+  return count
 }
 
 /**
@@ -59,6 +85,10 @@ export async function runPrimary(config: Config, secrets: EnvSecrets, log: (line
     setTimeout(() => {
       if (stopping) return
       const worker = cluster.fork({ PORTCULLIS_WORKER: String(n), ...listenPorts })
+      worker.on('message', (message: unknown) => {
+        if ((message as { type?: unknown } | null)?.type !== RELOAD_MESSAGE || stopping) return
+        log(`worker ${n} reloaded its config on an admin request; SIGHUP to ${signalWorkers(worker.id)} other workers`)
+      })
       worker.once('exit', (code, signal) => {
         if (stopping) return
         log(`worker ${n} exited (${signal ?? code}); restarting`)
@@ -80,6 +110,7 @@ export async function runPrimary(config: Config, secrets: EnvSecrets, log: (line
       })))
       for (const r of reserved) r.release()
     },
+    reload: () => (stopping ? 0 : signalWorkers()),
   }
 }
 

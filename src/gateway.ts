@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
-import type { Config } from './config/schema'
+import type { Config, ListenerConfig } from './config/schema'
+import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/reload'
+import { liveApplier, type LiveListener } from './config/apply-live'
 import { readSecrets, type EnvSecrets } from './config/load'
 import { openStore, storeWriteState } from './store/open'
 import { StoreFreshness } from './store/freshness'
@@ -39,11 +41,12 @@ import { SessionRegistry } from './proxy/session-registry'
 import { SessionRules } from './proxy/session-rules'
 import { SessionRecheck } from './proxy/session-recheck'
 import { ClusterSessions } from './proxy/cluster-sessions'
-import { workerListenPorts } from './cluster'
+import { notifyPrimaryOfReload, workerListenPorts } from './cluster'
 import { TickBudget } from './proxy/pump'
 import { Listener } from './proxy/listener'
 import { connectionLimitsFrom } from './proxy/limits/source-limits'
 import type { PipelineDeps } from './proxy/deps'
+import type { KeyPair } from './proxy/tls-contexts'
 import type { Store } from './store/store'
 import { EmbeddedBrokers } from './backends/embedded-brokers'
 import { BlacklistCache } from './proxy/blacklist-cache'
@@ -72,12 +75,25 @@ export interface Gateway {
   stop(): Promise<void>
   /** Reopens the audit file sinks by path (SIGHUP after logrotate); shareable with a config reload. */
   reopenSinks(): Promise<void>
+  /**
+   * Re-reads the config the gateway started from and applies what changed (DESIGN §4 "Operations
+   * and keys"; src/config/reload.ts): SIGHUP and `POST /v1/config/reload`. Reopens the audit sinks
+   * first, whatever the outcome. Never rejects for a bad file: the outcome says `invalid`.
+   */
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome>
+  /** The config in force now (the start config, then what each reload applied). */
+  readonly config: Config
 }
 
 export interface StartOptions {
   secrets?: EnvSecrets
   logger?: Logger
+  /** Where a reload reads the config again: the file `start` was given (absent: defaults + env) and the environment. */
+  reloadFrom?: { file?: string; env: NodeJS.ProcessEnv }
 }
+
+/** PipelineDeps as the composition root holds it: a reload replaces these members in place. */
+type ReloadableDeps = Omit<PipelineDeps, 'config' | 'networks' | 'tlsContexts'> & { -readonly [K in 'config' | 'networks' | 'tlsContexts']: PipelineDeps[K] }
 
 /**
  * The composition root: builds every part once, wires them, starts listening. Nothing here
@@ -101,15 +117,20 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const resyncLoop = new ResyncLoop({ connectivity: store, freshness, logger })
     cleanups.push(() => resyncLoop.close())
     const dataDir = config.store.dataDir
-    // A redis-stream sink without its own `url` writes to the store's Redis when that is one server
-    // (`store.url`); on a Sentinel or Cluster store it must name its own (docs/deploy.md).
-    const storeRedisUrl = config.store.kind === 'redis' && 'url' in config.store ? { redisUrl: config.store.url } : {}
-    const sinks = await createAuditSinks(config.audit.sinks, storeRedisUrl)
+    // A redis-stream sink without its own `url` writes to the store's Redis on every topology (url,
+    // sentinel, cluster); src/audit/redis-stream-place.ts says which key (docs/audit.md).
+    const auditStore = { store: config.store }
+    const sinks = await createAuditSinks(config.audit.sinks, auditStore)
     // Each process is its own hash chain; with several writing one stream, `chain` tells them apart.
     const audit = new AuditLog({ sinks, metrics, logger, recentSize: config.audit.recentEvents, chainId: processId })
     cleanups.push(() => audit.close())
+    const reloader = new ConfigReloader({
+      ...(options.reloadFrom?.file !== undefined ? { file: options.reloadFrom.file } : {}),
+      env: options.reloadFrom?.env ?? process.env,
+      initial: config, registry: metrics.registry, audit, logger,
+    })
     const auditQuery = createAuditQuery({
-      audit, sinks: config.audit.sinks, logger, ...storeRedisUrl,
+      audit, sinks: config.audit.sinks, logger, ...auditStore,
     })
     cleanups.push(() => auditQuery.close())
 
@@ -124,13 +145,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       accessKeys, staticAccounts, tokens, credentialWindowMs: config.limits.credentialWindowMs,
     })
     const instances = new InstanceService(store, { keyring })
-    for (const result of await instances.bootstrap(config.instances)) {
-      if (result.action === 'unchanged') continue
-      audit.record({
-        type: `admin.instance.${result.action}`, outcome: 'success', instanceId: result.id,
-        actor: { kind: 'system', id: 'config' }, details: { ...result.change },
-      })
-    }
+    await bootstrapInstances(instances, config.instances, audit)
     // Seals secrets of records written before a keyring existed; re-wraps after a key rotation.
     await instances.resealAll()
     const codes = new RegistrationCodes(store)
@@ -139,10 +154,17 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
 
     const directory = await InstanceDirectory.load(store, (record) => openInstanceSecrets(record, keyring), logger)
     cleanups.push(() => directory.close())
-    const tlsContexts = new TlsContexts(await loadDefaultKeyPair(config, logger), directory, () => ticketKeysFor(keyring.current.key, Date.now()), config.tls.profile)
-    tlsContexts.scheduleTicketRotation(() => untilNextEpoch(Date.now()))
+    // A reload with other TLS files or another profile builds new contexts for new handshakes
+    // (TLS sessions already established keep theirs) and watches the new files.
+    const buildTls = (pair: KeyPair, tls: Config): TlsContexts => {
+      const contexts = new TlsContexts(pair, directory, () => ticketKeysFor(keyring.current.key, Date.now()), tls.tls.profile)
+      contexts.scheduleTicketRotation(() => untilNextEpoch(Date.now()))
+      return contexts
+    }
+    let tlsContexts = buildTls(await loadDefaultKeyPair(config, logger), config)
     cleanups.push(() => tlsContexts.close())
-    cleanups.push(watchDefaultKeyPair(config, logger, (pair) => tlsContexts.replaceDefault(pair)))
+    let unwatchTls = watchDefaultKeyPair(config, logger, (pair) => tlsContexts.replaceDefault(pair))
+    cleanups.push(() => unwatchTls())
     const trust = new TrustIndexCache(store)
     cleanups.push(() => trust.close())
     const deviceCache = new DeviceCache(store)
@@ -172,7 +194,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(() => recheck.close())
     resyncLoop.start(() => resyncAll({ store, accessKeys, trust, deviceCache, directory, blacklist, policyCache, authorization, recheck }))
     const networks = new NetworkMap(config.networks)
-    const proxyTrust = new Map(config.listeners.map((l) => [l.name, AddressSet.parse(l.proxyProtocol.trustedCidrs)]))
+    const proxyTrust = new Map<string, AddressSet>()
+    const setProxyTrust = (list: readonly ListenerConfig[]): void => {
+      proxyTrust.clear()
+      for (const l of list) proxyTrust.set(l.name, AddressSet.parse(l.proxyProtocol.trustedCidrs))
+    }
+    setProxyTrust(config.listeners)
     const embeddedBrokers = new EmbeddedBrokers()
     cleanups.push(() => embeddedBrokers.close())
     cleanups.push(await watchCaGauge(store, metrics))
@@ -191,6 +218,15 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     // (root: everything). buildAdminContext decides that for the tests too.
     const accounts = new AccountService(store)
     const policies = new PolicyService(store, accounts)
+    const adminReload = {
+      // With `workers: N`, the worker that answered asks the primary to SIGHUP the others
+      // (src/cluster.ts); a file refused here would be refused there too.
+      reload: async (trigger: ReloadTrigger): Promise<ReloadOutcome> => {
+        const outcome = await reloader.reload(trigger)
+        if (outcome.result !== 'invalid') notifyPrimaryOfReload()
+        return outcome
+      },
+    }
     const admin = createAdminServer(buildAdminContext({
       store, instances, cas, devices, codes, audit, metrics, logger,
       sessions: clusterSessions,
@@ -207,7 +243,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         if (!storeWriteState(store).writable) return { ready: false, code: 'STORE_READ_ONLY' }
         return freshness.state().name === 'fresh' ? { ready: true } : { ready: false, code: 'STORE_RESYNCING' }
       },
-    }))
+    }), { configReload: adminReload })
     cleanups.push(() => admin.close())
     // A port already taken is named with its config key (ADDRESS_IN_USE), not INTERNAL.
     const adminTarget = { what: 'admin API', portKey: 'admin.port', hostKey: 'admin.host', host: config.admin.host, port: config.admin.port }
@@ -220,30 +256,59 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const connectionLimits = connectionLimitsFrom(config.limits)
     const failedAuth = connectionLimits.failedAuth
     if (failedAuth !== undefined) cleanups.push(audit.subscribe((event) => failedAuth.observe(event)))
-    const deps: PipelineDeps = {
+    const deps: ReloadableDeps = {
       config, processId, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, recheck,
       audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness, connectionLimits, authorization,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
       upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }
-    const listeners = new Map<string, Listener>()
+    const listeners = new Map<string, LiveListener>()
+    // If a later listener cannot start, the earlier ones must not keep the failed process alive.
+    cleanups.push(() => Promise.all([...listeners.values()].map((l) => { l.destroyAll(); return l.stopAccepting() })).then(() => undefined))
     const sharedPorts = workerListenPorts()
-    for (const [index, listenerConfig] of config.listeners.entries()) {
-      const reusePort = sharedPorts.get(listenerConfig.name)
+    // `shared`: at start, a worker binds the port the primary reserved for this listener name
+    // (SO_REUSEPORT); a listener a reload adds or changes listens as usual (the cluster module
+    // shares it between workers).
+    const startListener = async (listenerConfig: ListenerConfig, index: number, shared: boolean): Promise<Listener> => {
+      const reusePort = shared ? sharedPorts.get(listenerConfig.name) : undefined
       const target = { what: `listener "${listenerConfig.name}"`, portKey: `listeners[${index}].port`, hostKey: `listeners[${index}].host`, host: listenerConfig.host, port: listenerConfig.port }
       const listener = await listenOrExplain(target, () => Listener.start(listenerConfig, deps, reusePort !== undefined ? { reusePort } : {}))
-      listeners.set(listenerConfig.name, listener)
-      // If a later listener cannot start, this one must not keep the failed process alive.
-      cleanups.push(() => { listener.destroyAll(); return listener.stopAccepting() })
       logger.info({ listener: listenerConfig.name, protocol: listenerConfig.protocol, address: listener.address }, 'listening')
+      return listener
     }
+    for (const [index, listenerConfig] of config.listeners.entries()) {
+      listeners.set(listenerConfig.name, await startListener(listenerConfig, index, true))
+    }
+    const draining = new Set<Promise<void>>()
+    reloader.enable(liveApplier<KeyPair>({
+      logger, listeners, sessions, draining,
+      startListener: (listenerConfig, index) => startListener(listenerConfig, index, false),
+      loadKeyPair: (next) => loadDefaultKeyPair(next, logger),
+      swapTls: (pair, next) => {
+        const previous = tlsContexts
+        unwatchTls()
+        tlsContexts = buildTls(pair, next)
+        deps.tlsContexts = tlsContexts
+        unwatchTls = watchDefaultKeyPair(next, logger, (replaced) => tlsContexts.replaceDefault(replaced))
+        previous.close()
+      },
+      swapNetworks: (next) => {
+        deps.networks = new NetworkMap(next.networks)
+      },
+      swapProxyTrust: setProxyTrust,
+      bootstrapInstances: (next) => bootstrapInstances(instances, next.instances, audit),
+      swapConfig: (next) => {
+        deps.config = next
+      },
+    }))
     logger.info({ admin: adminUrl, store: config.store.kind, processId, rootKey: rootAccessKey.file ?? rootAccessKey.source }, 'portcullis started')
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       shutdown.begun = true
+      reloader.disable()
       stopping ??= (async () => {
-        const { readinessDelayMs, drainTimeoutMs } = config.shutdown
+        const { readinessDelayMs, drainTimeoutMs } = reloader.current.shutdown
         logger.info({ readinessDelayMs, drainTimeoutMs, sessions: sessions.size }, 'shutting down')
         // Still accepting while a load balancer notices the 503 (it may send a few more clients).
         await sleep(readinessDelayMs)
@@ -267,6 +332,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         }, drainTimeoutMs)
         for (const l of listeners.values()) l.destroyAll()
         await closed
+        // Listeners a reload removed end within their own drain deadline.
+        await Promise.all(draining)
         await runCleanups(cleanups)
       })()
       return stopping
@@ -285,10 +352,25 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       },
       stop,
       reopenSinks: () => audit.reopenSinks(),
+      reload: (trigger) => reloader.reload(trigger),
+      get config() {
+        return reloader.current
+      },
     }
   } catch (err) {
     await runCleanups(cleanups)
     throw err
+  }
+}
+
+/** The declarative `instances[]` (create/update), each change audited as the config's doing. */
+async function bootstrapInstances(instances: InstanceService, wanted: Config['instances'], audit: AuditLog): Promise<void> {
+  for (const result of await instances.bootstrap(wanted)) {
+    if (result.action === 'unchanged') continue
+    audit.record({
+      type: `admin.instance.${result.action}`, outcome: 'success', instanceId: result.id,
+      actor: { kind: 'system', id: 'config' }, details: { ...result.change },
+    })
   }
 }
 

@@ -13,6 +13,7 @@ import { accountRoutes } from './routes/accounts'
 import { auditRoutes } from './routes/audit'
 import { blacklistRoutes } from './routes/blacklist'
 import { caRoutes } from './routes/cas'
+import { configRoutes, type ConfigReload } from './routes/config'
 import { connectionRoutes } from './routes/connections'
 import { deviceRoutes } from './routes/devices'
 import { healthRoutes } from './routes/health'
@@ -38,13 +39,16 @@ import { staticAccountRoutes } from './routes/static-accounts'
 export interface AdminServerOptions {
   /** The /v1 route plugins (default: v1Routes(ctx)); each route must declare its admin action. */
   routes?: readonly FastifyPluginAsync[]
+  /** What `POST /v1/config/reload` reloads (routes/config.ts): the gateway's; absent, the route answers NOT_FOUND. */
+  configReload?: ConfigReload
 }
 
 /** The /v1 API, in registration order. */
-export function v1Routes(ctx: AdminContext): FastifyPluginAsync[] {
+export function v1Routes(ctx: AdminContext, configReload?: ConfigReload): FastifyPluginAsync[] {
   return [
     instanceRoutes(ctx), caRoutes(ctx), deviceRoutes(ctx), connectionRoutes(ctx), accessKeyRoutes(ctx),
     staticAccountRoutes(ctx), blacklistRoutes(ctx), auditRoutes(ctx), accountRoutes(ctx), policyRoutes(ctx),
+    configRoutes(configReload),
   ]
 }
 
@@ -97,7 +101,7 @@ export function createAdminServer(ctx: AdminContext, opts: AdminServerOptions = 
       v1.addHook('onRoute', requireAdminAction)
       v1.addHook('preHandler', signatureHook(ctx, refusals))
       v1.addHook('preHandler', authorizationHook(ctx, refusals))
-      for (const routes of opts.routes ?? v1Routes(ctx)) await v1.register(routes)
+      for (const routes of opts.routes ?? v1Routes(ctx, opts.configReload)) await v1.register(routes)
     },
     { prefix: '/v1' },
   )

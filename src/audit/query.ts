@@ -3,6 +3,7 @@ import { PortcullisError } from '../errors'
 import type { AuditEvent } from './event'
 import { typeMatcher, type AuditFilter } from './filter'
 import { RedisAuditQuery } from './redis-query'
+import { streamPlace, type AuditStoreConfig } from './redis-stream-place'
 import type { AuditSinkSpec } from './sinks'
 
 export type { AuditFilter } from './filter'
@@ -132,22 +133,24 @@ export interface AuditQueryWiring {
   audit: LocalAuditSource
   /** config `audit.sinks`. */
   sinks: readonly AuditSinkSpec[]
-  /** The store's Redis URL when the store is Redis (a redis-stream sink without `url` uses it). */
-  redisUrl?: string
+  /** config `store`: a redis-stream sink without `url` writes to a Redis store of any topology. */
+  store?: AuditStoreConfig | undefined
+  /** Or only the store's Redis URL (embedding, tests). */
+  redisUrl?: string | undefined
   logger?: Logger
 }
 
 /**
- * Picks the source for the admin API: the first redis-stream sink when one is configured (its
- * `url` or the store's, its `key`), so that every replica answers for all; else the local ring.
+ * Picks the source for the admin API: the first redis-stream sink when one is configured (the
+ * place its sink writes to, redis-stream-place.ts), so that every replica answers for all; else
+ * the local ring.
  */
 export function createAuditQuery(wiring: AuditQueryWiring): AuditQuery {
   const stream = wiring.sinks.find((spec) => spec.kind === 'redis-stream')
-  const url = stream?.kind === 'redis-stream' ? (stream.url ?? wiring.redisUrl) : undefined
-  if (stream?.kind !== 'redis-stream' || url === undefined) return new LocalAuditQuery(wiring.audit)
+  const place = stream?.kind === 'redis-stream' ? streamPlace(stream, wiring.store, wiring.redisUrl) : undefined
+  if (place === undefined) return new LocalAuditQuery(wiring.audit)
   return new RedisAuditQuery({
-    url,
-    ...(stream.key !== undefined ? { key: stream.key } : {}),
+    target: place.target, key: place.key,
     ...(wiring.logger !== undefined ? { logger: wiring.logger } : {}),
   })
 }

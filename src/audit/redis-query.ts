@@ -1,16 +1,19 @@
-import Redis from 'ioredis'
 import type { Logger } from 'pino'
 import { PortcullisError } from '../errors'
+import type { RedisTarget } from '../store/redis-target'
 import type { AuditEvent } from './event'
 import { compileFilter, type AuditFilter } from './filter'
 import { liveMatcher, queryLimit, type AuditQuery, type AuditQueryResult, type LiveFilter } from './query'
+import { openAuditRedis, whenReady, type AuditRedis } from './redis-client'
 import { RedisStreamTail } from './redis-tail'
 import { DEFAULT_AUDIT_STREAM_KEY } from './sinks/redis-stream'
 import { eventOfEntry, type StreamEntry } from './stream-entry'
 
-export interface RedisAuditQueryOptions {
-  url: string
-  /** The redis-stream sink's key (default portcullis:audit). */
+/** Where the stream is: a URL, or any store topology (url, sentinel, cluster). */
+export type RedisAuditQueryOptions = ({ url: string } | { target: RedisTarget }) & RedisAuditQueryTuning
+
+export interface RedisAuditQueryTuning {
+  /** The redis-stream sink's key (default portcullis:audit; redis-stream-place.ts). */
   key?: string
   /** Stream entries one query reads at most (default 10 000), whatever it finds. */
   scanCap?: number
@@ -23,6 +26,8 @@ export interface RedisAuditQueryOptions {
   slackMs?: number
   /** XREAD BLOCK time of the live tail (default 5 s). */
   blockMs?: number
+  /** How long a query waits for a (re)connecting Redis, e.g. during a failover (default 2 s). */
+  readyTimeoutMs?: number
   logger?: Logger
 }
 
@@ -34,33 +39,36 @@ export interface RedisAuditQueryOptions {
  * since/until (entry ids are `ms-seq`, ms = when Redis added it; widened by slackMs, then the exact
  * bounds are applied to each event's own `time`), filters type and instanceId here, and stops at
  * `limit` matches or after `scanCap` entries, so that no query reads the whole stream. Redis
- * unreachable = STORE_UNAVAILABLE (503): the caller may retry.
+ * unreachable = STORE_UNAVAILABLE (503): the caller may retry. The connection has no offline
+ * queue: a query waits at most readyTimeoutMs for it (a Sentinel master being replaced, a Cluster
+ * refreshing its slots), never for ever.
  */
 export class RedisAuditQuery implements AuditQuery {
   readonly source = 'redis-stream' as const
   readonly key: string
-  private readonly client: Redis
+  private readonly client: AuditRedis
   private readonly tail: RedisStreamTail
   private readonly scanCap: number
   private readonly pageSize: number
   private readonly slackMs: number
+  private readonly readyTimeoutMs: number
+  private lastConnectionError: Error | undefined
+  private readonly connectionError = (): Error | undefined => this.lastConnectionError
 
   constructor(opts: RedisAuditQueryOptions) {
     this.key = opts.key ?? DEFAULT_AUDIT_STREAM_KEY
     this.scanCap = opts.scanCap ?? 10_000
     this.pageSize = opts.pageSize ?? 500
     this.slackMs = opts.slackMs ?? 60_000
-    this.client = new Redis(opts.url, {
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 5000,
-      connectTimeout: 5000,
-      retryStrategy: (times) => Math.min(times * 200, 5000),
-    })
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 2_000
+    const target = 'target' in opts ? opts.target : { url: opts.url }
+    this.client = openAuditRedis(target, 'reader')
     // An unhandled 'error' would kill the process; failures reach the caller through the command.
-    this.client.on('error', () => undefined)
+    this.client.on('error', (err: Error) => {
+      this.lastConnectionError = err
+    })
     this.tail = new RedisStreamTail({
-      url: opts.url, key: this.key,
+      target, key: this.key,
       ...(opts.blockMs !== undefined ? { blockMs: opts.blockMs } : {}),
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     })
@@ -113,6 +121,7 @@ export class RedisAuditQuery implements AuditQuery {
 
   private async read(end: string, start: string, count: number): Promise<StreamEntry[]> {
     try {
+      await whenReady(this.client, this.readyTimeoutMs, this.connectionError)
       return (await this.client.xrevrange(this.key, end, start, 'COUNT', count)) as StreamEntry[]
     } catch (err) {
       throw new PortcullisError('STORE_UNAVAILABLE', 'the audit stream could not be read', { cause: err })

@@ -1,16 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import Redis from 'ioredis'
 import type { Logger } from 'pino'
+import type { RedisTarget } from '../store/redis-target'
 import type { AuditEvent } from './event'
+import { openAuditRedis, whenReady, type AuditRedis } from './redis-client'
 import { eventOfEntry, type StreamEntry } from './stream-entry'
 
 export interface RedisStreamTailOptions {
-  url: string
+  /** Any store topology (url, sentinel, cluster): redis-client.ts. */
+  target: RedisTarget
   key: string
   /** How long one XREAD waits for new entries (default 5 s); also how soon a stop is noticed at worst. */
   blockMs?: number
   /** Entries per XREAD at most (default 500). */
   count?: number
+  /** How long a first subscriber waits for the connection before the tail fails (default 5 s). */
+  startTimeoutMs?: number
   logger?: Logger
 }
 
@@ -26,13 +30,16 @@ const RETRY_MS = 1000
  * No entry is skipped between two reads: the loop reads from the id it last saw, starting at the
  * stream's last id when it starts (not `$`, which would skip entries added between two reads).
  * While Redis is down the loop retries every second and its subscribers simply see nothing; when it
- * is back they receive what was added meanwhile (as far as MAXLEN trimming kept it).
+ * is back they receive what was added meanwhile (as far as MAXLEN trimming kept it). That holds
+ * across a Sentinel failover or a Cluster slot failing over too, for what the new master holds:
+ * entries the old master acknowledged but never replicated are gone (Redis replication is
+ * asynchronous), and later ones are still read, since their ids (Redis's clock) are higher.
  */
 export class RedisStreamTail {
   private readonly listeners = new Set<(event: AuditEvent) => void>()
   private readonly blockMs: number
   private readonly count: number
-  private connection: Redis | undefined
+  private connection: AuditRedis | undefined
   private startup: Promise<void> | undefined
   private running: Promise<void> | undefined
   private closed = false
@@ -69,13 +76,8 @@ export class RedisStreamTail {
   /** Starts the loop unless it runs; resolves when its start position is known. */
   private start(): Promise<void> {
     if (this.connection !== undefined && this.startup !== undefined) return this.startup
-    const connection = new Redis(this.opts.url, {
-      // Blocking reads: no per-command timeout, and no retry of a command on another connection.
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: true,
-      connectTimeout: 5000,
-      retryStrategy: (times) => Math.min(times * 200, 5000),
-    })
+    // Blocking reads: no per-command timeout, and no retry of a command on another connection.
+    const connection = openAuditRedis(this.opts.target, 'blocking')
     connection.on('error', (err: Error) => this.opts.logger?.debug({ err: err.message }, 'audit stream tail: redis error'))
     this.connection = connection
     this.startup = new Promise<void>((resolve, reject) => {
@@ -94,9 +96,10 @@ export class RedisStreamTail {
     connection?.disconnect()
   }
 
-  private async loop(connection: Redis, started: () => void, failed: (err: unknown) => void): Promise<void> {
+  private async loop(connection: AuditRedis, started: () => void, failed: (err: unknown) => void): Promise<void> {
     let lastId: string
     try {
+      await whenReady(connection, this.opts.startTimeoutMs ?? 5_000)
       const [last] = (await connection.xrevrange(this.opts.key, '+', '-', 'COUNT', 1)) as StreamEntry[]
       lastId = last?.[0] ?? '0-0'
       started()

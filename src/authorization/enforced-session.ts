@@ -44,6 +44,15 @@ export class EnforcedSession implements SessionAuthorizer {
    * map lookup (docs/benchmarks.md "Authorization"). Cleared whenever the generation moves.
    */
   private readonly amqpVerdicts = new Map<AmqpAction, { readonly exchange: Map<string, boolean>; readonly queue: Map<string, boolean> }>()
+  /**
+   * The last name allowed, in front of those maps: a publisher asks about one exchange message
+   * after message, and its filter hands over the same string each time (method-args.ts), so the
+   * answer is three identity compares. Of this generation only: refresh() forgets it.
+   */
+  private lastAction: AmqpAction | undefined
+  private lastKind: 'exchange' | 'queue' = 'exchange'
+  private lastName = ''
+  private lastTally: DecisionTally | undefined
 
   constructor(
     private readonly identity: SessionIdentity,
@@ -78,6 +87,10 @@ export class EnforcedSession implements SessionAuthorizer {
 
   amqp(action: Exclude<AmqpAction, 'amqp:Connect'>, kind: 'exchange' | 'queue', name: string): boolean {
     if (this.seen !== this.deps.generation()) this.refresh()
+    if (action === this.lastAction && name === this.lastName && kind === this.lastKind) {
+      (this.lastTally as DecisionTally).allowed++
+      return true
+    }
     let tally = this.amqpTallies.get(action)
     if (tally === undefined) this.amqpTallies.set(action, (tally = this.deps.counters.tally(this.identity.protocol, action)))
     if (this.allowAll) {
@@ -97,6 +110,10 @@ export class EnforcedSession implements SessionAuthorizer {
     }
     if (allowed) {
       tally.allowed++
+      this.lastAction = action
+      this.lastKind = kind
+      this.lastName = name
+      this.lastTally = tally
       return true
     }
     tally.denied++
@@ -111,6 +128,7 @@ export class EnforcedSession implements SessionAuthorizer {
   private refresh(): void {
     this.seen = this.deps.generation()
     this.amqpVerdicts.clear()
+    this.lastAction = undefined
     this.allowAll = this.subject.root || !this.deps.enforces()
     if (this.allowAll) return
     const compiled = this.deps.policies.compiledFor(this.subject.principals)

@@ -5,6 +5,7 @@ import { accountCommands } from './commands/account'
 import { auditCommands } from './commands/audit'
 import { blacklistCommands } from './commands/blacklist'
 import { caCommands } from './commands/ca'
+import { configCommands } from './commands/config'
 import type { CommandContext, Subcommand } from './commands/context'
 import { deriveCredentialsCommand } from './commands/derive-credentials'
 import { devPki } from './commands/dev-pki'
@@ -14,6 +15,7 @@ import { instanceCommands } from './commands/instance'
 import { policyCommands } from './commands/policy'
 import { start } from './commands/start'
 import { staticAccountCommands } from './commands/static-account'
+import { version } from './commands/version'
 import { defaultIo, type CliIo } from './io'
 
 /**
@@ -31,6 +33,7 @@ const GROUPS: Record<string, Record<string, Subcommand>> = {
   'static-account': staticAccountCommands,
   blacklist: blacklistCommands,
   audit: auditCommands,
+  config: configCommands,
 }
 
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
@@ -52,6 +55,9 @@ async function dispatch(ctx: CommandContext, argv: string[]): Promise<number> {
     case '-h':
       ctx.io.stdout.write(HELP_TEXT)
       return 0
+    case 'version':
+    case '--version':
+      return version(ctx)
     case 'start':
       return start(ctx, rest)
     case 'dev-pki':

@@ -244,7 +244,9 @@ t.test("on a Cluster store: the stream is one key in the store's slot, and it su
     await survivesFailover(t, w, master, key, before, async () => {
       t.ok(await until(async () => infoField(await replica?.command('INFO', 'replication'), 'role') === 'master', 20_000), 'the replica took over the slot')
       await cluster.healthy(20_000)
-      return cluster.nodeFor(key)
+      // The other nodes learn the new owner over the cluster bus, a moment later.
+      t.ok(await until(async () => (await cluster.nodeFor(key)).port === replica?.port, 20_000), 'the cluster names it the owner')
+      return replica as RedisProcess
     })
   })
 })

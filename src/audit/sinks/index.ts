@@ -1,4 +1,5 @@
 import { assertNever, PortcullisError } from '../../errors'
+import { streamPlace, type AuditStoreConfig } from '../redis-stream-place'
 import { FileSink } from './file'
 import { RedisStreamSink } from './redis-stream'
 import type { AuditSink } from './sink'
@@ -15,14 +16,23 @@ export type AuditSinkSpec =
   | { kind: 'file'; path: string }
   | { kind: 'redis-stream'; key?: string | undefined; maxLen?: number | undefined; url?: string | undefined }
 
+/** Where a redis-stream sink without its own `url` writes: the store's Redis. */
+export interface AuditSinksContext {
+  /** config `store`: a Redis store of any topology (url, sentinel, cluster) gives the stream a place. */
+  store?: AuditStoreConfig | undefined
+  /** Or only a Redis URL (embedding, tests). */
+  redisUrl?: string | undefined
+}
+
 /**
- * Builds the configured sinks. A redis-stream sink uses its own `url`, else `redisUrl` (the store's,
- * when the store is Redis). Sink names are `kind`, suffixed `#n` from the second sink of a kind on,
- * so that the error metric's `sink` label stays unique and bounded by the configuration.
+ * Builds the configured sinks. A redis-stream sink uses its own `url`, else the store's Redis on
+ * whatever topology it runs (redis-stream-place.ts says which key). Sink names are `kind`,
+ * suffixed `#n` from the second sink of a kind on, so that the error metric's `sink` label stays
+ * unique and bounded by the configuration.
  */
 export async function createAuditSinks(
   specs: readonly AuditSinkSpec[],
-  opts: { redisUrl?: string } = {},
+  opts: AuditSinksContext = {},
 ): Promise<AuditSink[]> {
   const seen = new Map<string, number>()
   const nameFor = (kind: string): string => {
@@ -32,7 +42,7 @@ export async function createAuditSinks(
   }
   const sinks: AuditSink[] = []
   try {
-    for (const spec of specs) sinks.push(await createSink(spec, nameFor(spec.kind), opts.redisUrl))
+    for (const spec of specs) sinks.push(await createSink(spec, nameFor(spec.kind), opts))
   } catch (err) {
     await Promise.allSettled(sinks.map((sink) => sink.close()))
     throw err
@@ -40,7 +50,7 @@ export async function createAuditSinks(
   return sinks
 }
 
-async function createSink(spec: AuditSinkSpec, name: string, redisUrl: string | undefined): Promise<AuditSink> {
+async function createSink(spec: AuditSinkSpec, name: string, context: AuditSinksContext): Promise<AuditSink> {
   switch (spec.kind) {
     case 'stdout':
       return new StdoutSink({ name })
@@ -51,13 +61,12 @@ async function createSink(spec: AuditSinkSpec, name: string, redisUrl: string | 
         })
       })
     case 'redis-stream': {
-      const url = spec.url ?? redisUrl
-      if (url === undefined) {
+      const place = streamPlace(spec, context.store, context.redisUrl)
+      if (place === undefined) {
         throw new PortcullisError('CONFIG_INVALID', 'audit.sinks: a redis-stream sink needs a url or a redis store')
       }
       return new RedisStreamSink({
-        url, name,
-        ...(spec.key !== undefined ? { key: spec.key } : {}),
+        target: place.target, key: place.key, name,
         ...(spec.maxLen !== undefined ? { maxLen: spec.maxLen } : {}),
       })
     }

@@ -2,7 +2,10 @@
 export const HELP_TEXT = `Usage: portcullis <command> [options]
 
 Gateway
-  start [-c FILE]                       run the gateway (config: FILE, else defaults + PORTCULLIS_* env)
+  start [-c FILE]                       run the gateway (config: FILE, else defaults + PORTCULLIS_* env);
+                                        SIGHUP reopens the audit files and reloads FILE (see README "Reload")
+  config check [-c FILE]                validate FILE and the PORTCULLIS_* overrides without starting ("ok", or the key at fault)
+  version, --version                    print the version
   dev-pki [DIR]                         write a demo PKI (client CA, device and server certificates), default ./certs
   derive-credentials --instance ID --access-key AK --secret SK [--static --timestamp MS] [--security-token T]
                                         print an AMQP userName/password (offline; dynamic logins use the current time)

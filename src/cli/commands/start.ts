@@ -3,34 +3,48 @@ import { isAbsolute, join } from 'node:path'
 import { parse, str } from '../args'
 import { CliError } from '../cli-error'
 import type { CommandContext } from './context'
+import type { ReloadOutcome } from '../../config/reload'
+import { RESTART_MESSAGE } from '../../config/reload-plan'
 
 /**
  * `portcullis start [-c FILE]`: runs the gateway until SIGINT/SIGTERM, then stops it gracefully
  * (DESIGN §4 `shutdown`: not ready at once, accept for readinessDelayMs, stop accepting, protocol
  * goodbyes, drainTimeoutMs), and exits 0. A second signal during the stop exits at once. SIGHUP
- * reopens the audit file sinks (logrotate's `postrotate`). The data path is imported here, lazily,
- * so admin commands do not load it.
+ * reopens the audit file sinks (logrotate's `postrotate`) and reloads the config file (DESIGN §4
+ * "Operations and keys", src/config/reload.ts); with `workers: N` the primary passes it on to every
+ * worker. The data path is imported here, lazily, so admin commands do not load it.
  */
 export async function start(ctx: CommandContext, args: string[]): Promise<number> {
   const parsed = parse(args, {})
   if (parsed.positionals.length > 0) throw new CliError('USAGE', `unexpected argument ${parsed.positionals[0] ?? ''}`)
   const file = str(parsed, 'config')
-  const config = loadConfig({ ...(file !== undefined ? { file: isAbsolute(file) ? file : join(ctx.io.cwd, file) } : {}), env: ctx.io.env })
+  const path = file === undefined ? undefined : isAbsolute(file) ? file : join(ctx.io.cwd, file)
+  const config = loadConfig({ ...(path !== undefined ? { file: path } : {}), env: ctx.io.env })
   const secrets = readSecrets(ctx.io.env)
   const { checkClusterConfig, isWorker, runPrimary, workerCount } = await import('../../cluster')
   checkClusterConfig(config)
   if (workerCount(config) > 1 && !isWorker()) {
     const primary = await runPrimary(config, secrets, (line) => ctx.io.stderr.write(`portcullis: ${line}\n`))
+    const offHup = onHangup(() => {
+      ctx.io.stderr.write(`portcullis: SIGHUP, passed on to ${primary.reload()} workers\n`)
+    })
     await untilSignal(ctx, () => primary.stop())
+    offHup()
     return 0
   }
   const { startGateway } = await import('../../gateway')
-  const gateway = await startGateway(config, { secrets })
+  const gateway = await startGateway(config, { secrets, reloadFrom: { ...(path !== undefined ? { file: path } : {}), env: ctx.io.env } })
   ctx.io.stderr.write(`portcullis: admin API on ${gateway.adminUrl}; ${gateway.rootAccessKey.file !== undefined ? `root AccessKey in ${gateway.rootAccessKey.file}` : 'root AccessKey from the environment'}\n`)
-  for (const listener of config.listeners) {
-    const address = gateway.listenerAddress(listener.name)
-    ctx.io.stderr.write(`portcullis: ${listener.protocol} listener ${listener.name} on ${address.address}:${address.port}${listener.tls ? ' (TLS)' : ''}\n`)
+  const announced = new Set<string>()
+  const announceListeners = (): void => {
+    for (const listener of gateway.config.listeners) {
+      if (announced.has(listener.name)) continue
+      announced.add(listener.name)
+      const address = gateway.listenerAddress(listener.name)
+      ctx.io.stderr.write(`portcullis: ${listener.protocol} listener ${listener.name} on ${address.address}:${address.port}${listener.tls ? ' (TLS)' : ''}\n`)
+    }
   }
+  announceListeners()
   if (gateway.demo !== undefined) {
     ctx.io.stderr.write([
       `portcullis: demo instance "${gateway.demo.instanceId}" on the embedded broker, dev CA registered. Try:`,
@@ -39,7 +53,18 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
       '',
     ].join('\n'))
   }
-  const offHup = onHangup(ctx, () => gateway.reopenSinks())
+  const offHup = onHangup(() => {
+    ctx.io.stderr.write('portcullis: SIGHUP, reopening audit sinks and reloading the config\n')
+    gateway.reload({ kind: 'signal' }).then((outcome) => {
+      ctx.io.stderr.write(`portcullis: ${describeReload(outcome)}\n`)
+      if (outcome.result !== 'success') return
+      // A changed listener is announced again with its new address; a removed one is forgotten.
+      for (const name of [...announced]) if (!(name in outcome.listeners) || outcome.applied.some((p) => p.startsWith(`listeners[${name}]`))) announced.delete(name)
+      announceListeners()
+    }, (err: unknown) => {
+      ctx.io.stderr.write(`portcullis: config reload failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    })
+  })
   await untilSignal(ctx, () => gateway.stop())
   offHup()
   // A cluster worker's IPC channel would keep it alive after a clean stop.
@@ -49,16 +74,24 @@ export async function start(ctx: CommandContext, args: string[]): Promise<number
   return 0
 }
 
-/**
- * SIGHUP: reopen the audit sinks by path. The gateway's `reopenSinks` is one action among those a
- * hang-up may trigger (a config reload may add its own); without a listener Node would end the
- * process on SIGHUP.
- */
-function onHangup(ctx: CommandContext, reopen: () => Promise<void>): () => void {
-  const listener = (): void => {
-    ctx.io.stderr.write('portcullis: SIGHUP, reopening audit sinks\n')
-    reopen().catch(() => undefined)
+/** One line on what a reload did, for the operator who sent the SIGHUP (the details are in the audit event). */
+export function describeReload(outcome: ReloadOutcome): string {
+  if (outcome.result !== 'success') {
+    return outcome.result === 'invalid'
+      ? `config not reloaded, the running config is kept: ${outcome.message}`
+      : `config reload failed (${outcome.code}): ${outcome.message}${outcome.applied.length > 0 ? `; applied before the failure: ${outcome.applied.join(', ')}` : ''}`
   }
+  const applied = outcome.applied.length > 0 ? `applied ${outcome.applied.join(', ')}` : 'nothing changed'
+  const restart = outcome.restartNeeded.length > 0 ? `; not applied, ${RESTART_MESSAGE}: ${outcome.restartNeeded.join(', ')}` : ''
+  return `config reloaded: ${applied}${restart}`
+}
+
+/**
+ * SIGHUP: the audit sinks reopened by path and the config reloaded (the gateway's `reload` does
+ * both, in that order). Without a listener Node would end the process on SIGHUP.
+ */
+function onHangup(run: () => void): () => void {
+  const listener = (): void => run()
   process.on('SIGHUP', listener)
   return () => {
     process.off('SIGHUP', listener)

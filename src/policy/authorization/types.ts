@@ -71,6 +71,7 @@ export const ADMIN_ACTIONS = [
   'admin:CreateAccount', 'admin:ListAccounts', 'admin:GetAccount', 'admin:DeleteAccount',
   'admin:PutPolicy', 'admin:ListPolicies', 'admin:GetPolicy', 'admin:DeletePolicy',
   'admin:AttachPolicy', 'admin:ListPolicyAttachments', 'admin:DetachPolicy',
+  'admin:ReloadConfig',
 ] as const
 export type AdminAction = (typeof ADMIN_ACTIONS)[number]
 

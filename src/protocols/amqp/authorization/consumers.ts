@@ -26,8 +26,9 @@ export class Consumers {
     return this.count
   }
 
+  /** Asked of every Basic.Publish: a publisher's session has no consumers at all. */
   on(channel: number): boolean {
-    return this.byChannel.has(channel)
+    return this.count !== 0 && this.byChannel.has(channel)
   }
 
   /** False when the session already has MAX_CONSUMERS. */

@@ -24,8 +24,9 @@ export class ContentInFlight {
     this.remaining.set(channel, AWAITING_HEADER)
   }
 
+  /** Asked of every client frame: a session without consumers never has an entry. */
   has(channel: number): boolean {
-    return this.remaining.has(channel)
+    return this.remaining.size !== 0 && this.remaining.has(channel)
   }
 
   /** A content header passed; answers true when the content is complete (an empty body). */

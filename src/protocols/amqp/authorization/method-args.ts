@@ -28,21 +28,26 @@ export const ARGS_OFFSET = 11
 /**
  * Remembers the last few names decoded and their octets, so that a stream of publishes to the
  * same exchange decodes its name once, not once per message (the decision itself is still made
- * every time: the authorizer must not be cached).
+ * every time: the authorizer must not be cached). The slot that matched last is compared first,
+ * octet by octet in place: a publisher's next name is nearly always its last one.
  */
 class NameCache {
   private readonly bytes: Buffer[] = []
   private readonly names: string[] = []
   private next = 0
+  private last = 0
 
   constructor(private readonly slots: number) {}
 
   /** The name in `buf[start, end)`, or undefined when it is not UTF-8. */
   decode(buf: Buffer, start: number, end: number): string | undefined {
-    const length = end - start
-    for (let i = 0; i < this.bytes.length; i++) {
-      const cached = this.bytes[i] as Buffer
-      if (cached.length === length && cached.compare(buf, start, end) === 0) return this.names[i]
+    const count = this.bytes.length
+    if (count > 0 && sameOctets(this.bytes[this.last] as Buffer, buf, start, end)) return this.names[this.last]
+    for (let i = 0; i < count; i++) {
+      if (i !== this.last && sameOctets(this.bytes[i] as Buffer, buf, start, end)) {
+        this.last = i
+        return this.names[i]
+      }
     }
     let name: string
     try {
@@ -52,9 +57,18 @@ class NameCache {
     }
     this.bytes[this.next] = Buffer.from(buf.subarray(start, end))
     this.names[this.next] = name
+    this.last = this.next
     this.next = (this.next + 1) % this.slots
     return name
   }
+}
+
+/** Whether `buf[start, end)` holds the octets of `cached` (a shortstr: at most 255 of them). */
+function sameOctets(cached: Buffer, buf: Buffer, start: number, end: number): boolean {
+  const length = cached.length
+  if (length !== end - start) return false
+  for (let i = 0; i < length; i++) if (cached[i] !== buf[start + i]) return false
+  return true
 }
 
 /**

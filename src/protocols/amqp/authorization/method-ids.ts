@@ -30,24 +30,26 @@ export const METHODS = {
 /** The client methods decided before they reach the broker, with the action each one needs. */
 export type ResourceAction = Exclude<AmqpAction, 'amqp:Connect'>
 
-const DECIDED: ReadonlyMap<number, ResourceAction> = new Map<number, ResourceAction>([
-  [METHODS.BASIC_PUBLISH, 'amqp:Publish'],
-  [METHODS.BASIC_CONSUME, 'amqp:Consume'],
-  [METHODS.BASIC_GET, 'amqp:Consume'],
-  [METHODS.QUEUE_DECLARE, 'amqp:Declare'],
-  [METHODS.QUEUE_BIND, 'amqp:Bind'],
-  [METHODS.QUEUE_UNBIND, 'amqp:Bind'],
-  [METHODS.QUEUE_PURGE, 'amqp:Purge'],
-  [METHODS.QUEUE_DELETE, 'amqp:Delete'],
-  [METHODS.EXCHANGE_DECLARE, 'amqp:Declare'],
-  [METHODS.EXCHANGE_DELETE, 'amqp:Delete'],
-  [METHODS.EXCHANGE_BIND, 'amqp:Bind'],
-  [METHODS.EXCHANGE_UNBIND, 'amqp:Bind'],
-])
-
-/** The action a client method is decided on, or undefined for a method that passes undecided. */
+/**
+ * The action a client method is decided on, or undefined for a method that passes undecided.
+ * Asked of every method frame a client sends: a switch, Basic.Publish (one per message) first.
+ */
 export function decidedAction(key: number): ResourceAction | undefined {
-  return DECIDED.get(key)
+  switch (key) {
+    case METHODS.BASIC_PUBLISH: return 'amqp:Publish'
+    case METHODS.BASIC_CONSUME:
+    case METHODS.BASIC_GET: return 'amqp:Consume'
+    case METHODS.QUEUE_DECLARE:
+    case METHODS.EXCHANGE_DECLARE: return 'amqp:Declare'
+    case METHODS.QUEUE_BIND:
+    case METHODS.QUEUE_UNBIND:
+    case METHODS.EXCHANGE_BIND:
+    case METHODS.EXCHANGE_UNBIND: return 'amqp:Bind'
+    case METHODS.QUEUE_PURGE: return 'amqp:Purge'
+    case METHODS.QUEUE_DELETE:
+    case METHODS.EXCHANGE_DELETE: return 'amqp:Delete'
+    default: return undefined
+  }
 }
 
 export const classOf = (key: number): number => Math.floor(key / 0x10000)

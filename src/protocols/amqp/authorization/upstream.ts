@@ -48,7 +48,7 @@ export class UpstreamFilter extends FrameFilter implements StreamFilter {
     const channel = this.channel
     const key = this.key
     // The state may have changed while the frame arrived (a revocation, the broker's Close).
-    const state = this.s.channels.get(channel)
+    const state = this.s.channels.size === 0 ? undefined : this.s.channels.get(channel)
     if (state !== undefined) return this.notOpen(channel, state)
     if (!this.args.read(key, frame, at, at + this.size + 7)) {
       this.fail(`malformed arguments of method ${key >>> 16}.${key & 0xffff} on channel ${channel}`)
