@@ -54,6 +54,7 @@ import { BlacklistService } from './blacklist/blacklist-service'
 import { AddressSet, NetworkMap } from './tunnel/cidr'
 import { loadDefaultKeyPair, watchDefaultKeyPair } from './tls/default-certificate'
 import { ticketKeysFor, untilNextEpoch } from './tls/ticket-keys'
+import { ServerCertificates } from './tls/server-certificates'
 import { setUpDemo, type DemoInfo } from './demo'
 import { watchCaGauge } from './observability/ca-gauge'
 import { watchFreshnessGauge } from './observability/freshness-gauge'
@@ -161,9 +162,19 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       contexts.scheduleTicketRotation(() => untilNextEpoch(Date.now()))
       return contexts
     }
-    let tlsContexts = buildTls(await loadDefaultKeyPair(config, logger), config)
+    const initialPair = await loadDefaultKeyPair(config, logger)
+    let tlsContexts = buildTls(initialPair, config)
     cleanups.push(() => tlsContexts.close())
-    let unwatchTls = watchDefaultKeyPair(config, logger, (pair) => tlsContexts.replaceDefault(pair))
+    // Expiry gauge, rotation counter and audit of the certificates presented (tls/server-certificates.ts).
+    const serverCertificates = new ServerCertificates({ metrics, audit, logger })
+    serverCertificates.presentDefault(initialPair, 'files')
+    cleanups.push(serverCertificates.follow(directory))
+    // Renewed files serve new handshakes at once; live sessions keep the certificate they began with.
+    const onDefaultFiles = (pair: KeyPair): void => {
+      tlsContexts.replaceDefault(pair)
+      serverCertificates.presentDefault(pair, 'files')
+    }
+    let unwatchTls = watchDefaultKeyPair(config, logger, onDefaultFiles)
     cleanups.push(() => unwatchTls())
     const trust = new TrustIndexCache(store)
     cleanups.push(() => trust.close())
@@ -289,8 +300,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         unwatchTls()
         tlsContexts = buildTls(pair, next)
         deps.tlsContexts = tlsContexts
-        unwatchTls = watchDefaultKeyPair(next, logger, (replaced) => tlsContexts.replaceDefault(replaced))
+        unwatchTls = watchDefaultKeyPair(next, logger, onDefaultFiles)
         previous.close()
+        serverCertificates.presentDefault(pair, 'reload')
       },
       swapNetworks: (next) => {
         deps.networks = new NetworkMap(next.networks)

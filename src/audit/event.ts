@@ -13,6 +13,7 @@ export type AuditEventType =
   | 'connection.closed'
   | 'session.kicked'
   | 'authorization.denied'
+  | 'tls.certificate.rotated'
   | typeof AUDIT_GAP_TYPE
   | `admin.${string}.${string}`
 

@@ -85,11 +85,24 @@ export class Metrics {
     registers: [this.registry],
   })
 
-  /** One series per registered CA: when it expires, so that an alert can fire weeks before (chart PrometheusRule). */
-  readonly caNotAfter = new Gauge({
-    name: 'portcullis_ca_certificate_not_after_seconds',
-    help: "Unix time at which a registered CA certificate stops being valid (its notAfter), by instance and CA id; every device under it is refused CERT_EXPIRED after that",
-    labelNames: ['instance', 'ca', 'status'] as const,
+  /**
+   * When each certificate that matters stops being valid (its notAfter, Unix seconds), so that an
+   * alert fires weeks before (chart PrometheusRule `PortcullisCertificateExpiring`). `kind`:
+   * `server` = the certificate a listener presents (per instance with its own, `-` for the default
+   * pair); `ca` = the earliest-expiring ACTIVE registered CA of the instance. At most two series
+   * per instance, plus one.
+   */
+  readonly certificateExpiry = new Gauge({
+    name: 'portcullis_certificate_expiry_seconds',
+    help: 'Unix time at which a certificate stops being valid (notAfter): kind=server for the server certificate an instance presents (instance "-" = the default one), kind=ca for the earliest-expiring ACTIVE registered CA of an instance',
+    labelNames: ['instance', 'kind'] as const,
+    registers: [this.registry],
+  })
+
+  readonly certificateRotations = new Counter({
+    name: 'portcullis_certificate_rotations_total',
+    help: 'Server certificates replaced without a restart (default files changed, a reload with other files, an instance serverCertificate changed), by instance ("-" = the default one) and kind (server)',
+    labelNames: ['instance', 'kind'] as const,
     registers: [this.registry],
   })
 

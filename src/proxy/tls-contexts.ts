@@ -50,9 +50,16 @@ export class TlsContexts {
     return this.defaultContext
   }
 
+  /**
+   * New handshakes present `pair` from now on; a TLS session already established keeps the
+   * certificate it began with (nothing here touches a live socket). The ticket keys stay those of
+   * the epoch, so a ticket issued before still resumes. Built before anything is swapped: a pair
+   * that does not build (a key of another certificate) throws and leaves the running one in place.
+   */
   replaceDefault(pair: KeyPair): void {
+    const context = this.build(pair, 'default')
     this.defaultPair = pair
-    this.defaultContext = this.build(pair, 'default')
+    this.defaultContext = context
     this.perInstance.clear()
   }
 

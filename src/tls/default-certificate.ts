@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { join } from 'node:path'
-import { createPrivateKey, X509Certificate } from 'node:crypto'
 import type { Config } from '../config/schema'
 import type { Logger } from '../observability/logger'
 import { writeDevPki } from '../ca/pki'
 import type { KeyPair } from '../proxy/tls-contexts'
+import { checkKeyPair } from './key-pair'
 
 /**
  * The default server certificate: `tls.certFile`/`tls.keyFile` when configured; otherwise the dev
@@ -32,8 +32,11 @@ export function defaultKeyPairFiles(config: Config): { cert: string; key: string
 export function readKeyPair(files: { cert: string; key: string }): KeyPair {
   const pair = { cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') }
   // Fail at start, naming the file, rather than at the first handshake.
-  new X509Certificate(pair.cert)
-  createPrivateKey(pair.key)
+  try {
+    checkKeyPair(pair)
+  } catch (err) {
+    throw new Error(`${files.cert} / ${files.key}: ${(err as Error).message}`, { cause: err })
+  }
   return pair
 }
 

@@ -248,8 +248,14 @@ t.test('HPA, NetworkPolicy and monitoring objects point at what the chart made',
   t.equal(sm.spec.endpoints[0].port, 'admin', 'on its admin port')
   t.equal(sm.spec.endpoints[0].path, '/metrics')
   const rules = one(monitoring, 'PrometheusRule').spec.groups[0].rules as Array<{ alert: string; expr: string }>
-  t.same(rules.map((r) => r.alert), ['PortcullisRejectedConnectionsHigh', 'PortcullisAuditSinkErrors', 'PortcullisStoreDown', 'PortcullisStoreViewStale', 'PortcullisCaCertificateExpiring', 'PortcullisGatewayBug', 'PortcullisNoReplicaReady'])
+  t.same(rules.map((r) => r.alert), ['PortcullisRejectedConnectionsHigh', 'PortcullisAuditSinkErrors', 'PortcullisStoreDown', 'PortcullisStoreViewStale', 'PortcullisCertificateExpiring', 'PortcullisGatewayBug', 'PortcullisNoReplicaReady'])
   for (const r of rules.slice(0, 5)) t.match(r.expr, /job="release-portcullis-admin", namespace="default"/, `${r.alert} selects this release's targets`)
+  const expiring = (o: Record<string, unknown>): string => (one(render('monitoring', o), 'PrometheusRule').spec.groups[0].rules as Array<{ alert: string; expr: string }>)
+    .find((r) => r.alert === 'PortcullisCertificateExpiring')?.expr ?? ''
+  t.match(expiring({}), /portcullis_certificate_expiry_seconds\{[^}]*\}, "instance_id", "\$1", "exported_instance", .*< 30 \* 86400$/,
+    'the certificate expiry rule warns 30 days ahead, reading the Portcullis instance from exported_instance (honorLabels false)')
+  t.match(expiring({ metrics: { serviceMonitor: { honorLabels: true }, prometheusRule: { certificateExpiry: { withinDays: 14 } } } }), /"instance_id", "\$1", "instance", .*< 14 \* 86400$/,
+    'and from instance with honorLabels, as many days ahead as configured')
   const np = one(monitoring, 'NetworkPolicy')
   t.ok(np.spec.ingress.some((r: { from?: Array<{ namespaceSelector?: unknown }> }) => r.from?.some((p) => p.namespaceSelector !== undefined)), 'the scraper is let through to the admin port')
 })
