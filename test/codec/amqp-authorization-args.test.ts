@@ -125,3 +125,15 @@ t.test('the name cache tells apart names of the same length and reuses equal one
   }
   t.equal(methodKey(60, 40), METHODS.BASIC_PUBLISH)
 })
+
+t.test('the name cache compares a name in place, wherever the frame sits in the chunk', async (t) => {
+  const a = new MethodArgs()
+  const publish = (name: string): Buffer => frame(METHODS.BASIC_PUBLISH, Buffer.concat([hex('0000'), Buffer.from([Buffer.byteLength(name)]), Buffer.from(name), hex('00 00')]))
+  // The same name at other offsets, then names that share its length or its first octets, then ''.
+  const cases: Array<[string, number]> = [['amq.topic', 0], ['amq.topic', 3], ['amq.topic', 17], ['amq.topiX', 3], ['amq.topi', 0], ['amq.topic', 9], ['', 2], ['amq.topic', 0], ['', 0]]
+  for (const [name, at] of cases) {
+    const chunk = Buffer.concat([Buffer.alloc(at, 0x61), publish(name), Buffer.alloc(4, 0x61)])
+    t.ok(a.read(METHODS.BASIC_PUBLISH, chunk, at, at + publish(name).length - 1), `"${name}" at ${at}`)
+    t.equal(a.first, name, `"${name}" at ${at}`)
+  }
+})
