@@ -11,6 +11,12 @@ export interface BenchOptions {
   throughputMs: number
   /** Longest wait for the subscriber to stop receiving after the publishers stop. */
   drainMaxMs: number
+  /**
+   * An unmeasured 64 B throughput run per endpoint and protocol before the measured ones, so that
+   * every endpoint is measured in its steady state rather than while V8 optimises its
+   * per-message code (as `connectWarmupMs` does for the connection rows); 0 = none.
+   */
+  throughputWarmupMs: number
   /** Publisher connections of the throughput runs (the issue: "several"; the goal: four). */
   publishers: number
   mqttPayloads: readonly number[]
@@ -52,6 +58,7 @@ const QUICK: Omit<BenchOptions, Choices> = {
   mode: 'quick',
   throughputMs: 1200,
   drainMaxMs: 2000,
+  throughputWarmupMs: 600,
   publishers: 4,
   mqttPayloads: [64, 1024, 16 * 1024],
   amqpPayloads: [64, 16 * 1024],
@@ -69,6 +76,7 @@ const FULL: Omit<BenchOptions, Choices> = {
   mode: 'full',
   throughputMs: 8000,
   drainMaxMs: 5000,
+  throughputWarmupMs: 2000,
   amqpPayloads: [64, 1024, 16 * 1024],
   connectMs: 6000,
   connectWarmupMs: 2000,

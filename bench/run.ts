@@ -198,6 +198,14 @@ async function main(): Promise<number> {
     const want = (m: Measurement): boolean => options.only.includes(m)
     if (want('idle')) for (const ep of endpoints) await idleMemory(ctx, ep, idle)
     if (want('throughput')) {
+      // Unmeasured: what it records goes to a Results nobody reads.
+      if (options.throughputWarmupMs > 0) {
+        const warmup: BenchContext = { ...ctx, results: new Results(), options: { ...options, throughputMs: options.throughputWarmupMs } }
+        for (const ep of endpoints) {
+          await throughput(warmup, 'mqtt', 64, ep)
+          if (amqpUp) await throughput(warmup, 'amqp', 64, ep)
+        }
+      }
       for (const size of options.mqttPayloads) for (const ep of endpoints) await throughput(ctx, 'mqtt', size, ep)
       if (amqpUp) for (const size of options.amqpPayloads) for (const ep of endpoints) await throughput(ctx, 'amqp', size, ep)
     }

@@ -180,7 +180,9 @@ export class ClusterCommandHealth extends EventEmitter {
     try {
       for (let attempt = 0; !this.stopped;) {
         const losses = this.losses
-        const answered = await this.probe().then(() => true, () => false)
+        // Bounded: a probe that never settles (a command parked while the client re-reads its
+        // slots) must not leave the store reported down for good.
+        const answered = await settlesWithin(this.probe(), PROBE_TIMEOUT_MS)
         // A loss while the probe ran may predate its answer: probe again.
         if (answered && losses === this.losses) break
         if (!answered) await sleep(reconnectDelay(++attempt))
@@ -192,6 +194,18 @@ export class ClusterCommandHealth extends EventEmitter {
     this.up = true
     this.emit('ready')
   }
+}
+
+/** A probe that has not answered after this long counts as not answered; the next one follows. */
+const PROBE_TIMEOUT_MS = 2_000
+
+/** True when `promise` fulfils within `ms`; false when it rejects or takes longer. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    timer.unref()
+    promise.then(() => { clearTimeout(timer); resolve(true) }, () => { clearTimeout(timer); resolve(false) })
+  })
 }
 
 function sleep(ms: number): Promise<void> {

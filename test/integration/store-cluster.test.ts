@@ -133,11 +133,14 @@ t.test('redis store on Cluster', async (t) => {
     const started = Date.now()
     await victim.kill()
     t.ok(await until(() => events.length >= 2, 10_000), `down and up again within ${Date.now() - started} ms`)
-    t.same(events, [false, true])
+    t.same(events.slice(0, 2), [false, true])
+    // The command side may notice the dead node a moment after the subscriber did (its `-node`):
+    // another down/up pair then, never a store left down.
+    t.ok(await until(() => events.at(-1) === true && events.length % 2 === 0, 10_000), `up at the end: ${JSON.stringify(events)}`)
     t.not((await subscriberNode(cluster, keyPrefix))[0], victim, 'subscribed on another node')
     const heard = new Promise<string>((resolve) => store.onChange((e) => resolve(e.id)))
     await writer.put('instances', GLOBAL_SCOPE, 'after-hop', instance('after-hop'))
-    t.equal(await heard, 'after-hop')
+    t.equal(await Promise.race([heard, sleep(10_000).then(() => 'nothing within 10 s')]), 'after-hop')
     await victim.start()
     await cluster.healthy(15_000)
   })
