@@ -26,6 +26,7 @@ import { Metrics } from '../../src/observability/metrics'
 import { startTestGateway } from '../helpers/gateway'
 import type { Test } from '../helpers/services'
 import { infoField, redisServerAvailable, startCluster, startSentinelSet, type RedisProcess } from '../helpers/redis-topology'
+import { until } from '../helpers/wait'
 
 const SPECS: AuditSinkSpec[] = [{ kind: 'redis-stream' }]
 
@@ -39,15 +40,6 @@ const rejected = (i: number): AuditInput => ({
   source: { ip: '198.51.100.9', port: 1000 + (i % 60_000) },
   details: { i },
 })
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await Promise.resolve().then(condition).catch(() => false))) {
-    if (Date.now() >= deadline) return false
-    await sleep(50)
-  }
-  return true
-}
 
 async function sinkErrors(metrics: Metrics): Promise<number> {
   const metric = await metrics.registry.getSingleMetric('portcullis_audit_sink_errors_total')?.get()

@@ -1,3 +1,4 @@
+import { waitFor } from '../helpers/wait'
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -210,10 +211,3 @@ async function waitForMessage(channel: amqplib.Channel, queue: string, timeoutMs
   }
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}

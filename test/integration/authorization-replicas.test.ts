@@ -8,6 +8,7 @@ import { unique, type TestGateway } from '../helpers/gateway'
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process'
 import { closed, directSubscriber, fixtureFor, mqttFixture } from '../helpers/mqtt-fixture'
 import { writeDevPki } from '../../src/ca/pki'
+import { waitFor } from '../helpers/wait'
 
 /** Admin calls to one replica, clients to another. */
 function view(admin: GatewayProcess, clients: GatewayProcess, certsDir: string): TestGateway {
@@ -74,10 +75,3 @@ t.test('a policy change made through one replica applies to a live session on th
   t.ok(Date.now() - started <= 1000, `kicked on B within 1 s (${Date.now() - started} ms)`)
 })
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}

@@ -18,19 +18,11 @@ import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-pro
 import { closed, fixtureFor, mqttFixture } from '../helpers/mqtt-fixture'
 import { redisServerAvailable, startSentinelSet } from '../helpers/redis-topology'
 import { serviceAvailable } from '../helpers/services'
+import { until } from '../helpers/wait'
 
 /** Enough of a TestGateway for the fixtures: admin calls to one replica, clients to another. */
 function view(admin: GatewayProcess, clients: GatewayProcess, certsDir: string): TestGateway {
   return { admin: admin.admin, mqttPort: clients.ports.mqtts, amqpPort: clients.ports.amqps, certsDir } as unknown as TestGateway
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() >= deadline) return false
-    await sleep(25)
-  }
-  return true
 }
 
 async function ready(gateway: GatewayProcess): Promise<boolean> {

@@ -11,19 +11,9 @@ import { GLOBAL_SCOPE } from '../../src/store/records'
 import { RedisStore } from '../../src/store/redis'
 import { instance } from '../helpers/store-contract'
 import { infoField, redisServerAvailable, startCluster } from '../helpers/redis-topology'
+import { until } from '../helpers/wait'
 
 const RUN_PREFIX = `portcullis-test:${randomUUID()}:`
-
-function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  return (async () => {
-    while (!(await condition())) {
-      if (Date.now() >= deadline) return false
-      await sleep(20)
-    }
-    return true
-  })()
-}
 
 t.test('redis store on a Cluster with replicas', async (t) => {
   if (!redisServerAvailable(t)) return

@@ -16,6 +16,7 @@ import { unusedPort } from '../helpers/services'
 import { instance, recorder, reopenableFixture, storeContract } from '../helpers/store-contract'
 import type { StoreFixture } from '../helpers/store-contract'
 import { redisServerAvailable, startCluster, type ClusterSet, type RedisProcess } from '../helpers/redis-topology'
+import { until } from '../helpers/wait'
 
 const RUN_PREFIX = `portcullis-test:${randomUUID()}:`
 let fixtures = 0
@@ -39,17 +40,6 @@ async function subscriberNode(cluster: ClusterSet, keyPrefix: string): Promise<R
     if (Number(subscribers[1]) > 0) found.push(node)
   }
   return found
-}
-
-function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  return (async () => {
-    while (!(await condition())) {
-      if (Date.now() >= deadline) return false
-      await sleep(20)
-    }
-    return true
-  })()
 }
 
 t.test('config store: the cluster form is strict, and its keyPrefix may not be empty', async (t) => {

@@ -10,6 +10,7 @@ import type { Store } from '../../src/store/store'
 import { DEFAULT_PORTS, serviceAvailable, unusedPort } from '../helpers/services'
 import { instance, storeContract } from '../helpers/store-contract'
 import type { StoreFixture } from '../helpers/store-contract'
+import { until } from '../helpers/wait'
 
 const REDIS_PORT = DEFAULT_PORTS.redis
 const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`
@@ -107,18 +108,6 @@ async function relayToRedis(): Promise<Relay> {
     for (const socket of sockets) socket.destroy()
   }
   return { port, cut, drop, admit: (n) => { admitting = n } }
-}
-
-function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (condition()) resolve(true)
-      else if (Date.now() >= deadline) resolve(false)
-      else setTimeout(check, 20)
-    }
-    check()
-  })
 }
 
 t.test('redis store', async (t) => {

@@ -19,6 +19,7 @@ import { unusedPort } from '../helpers/services'
 import { instance, reopenableFixture, storeContract } from '../helpers/store-contract'
 import type { StoreFixture } from '../helpers/store-contract'
 import { infoField, redisServerAvailable, startSentinelSet, type SentinelSet } from '../helpers/redis-topology'
+import { until } from '../helpers/wait'
 
 const RUN_PREFIX = `portcullis-test:${randomUUID()}:`
 let fixtures = 0
@@ -35,17 +36,6 @@ function sentinelStore(set: SentinelSet, keyPrefix: string, extra: { replicaWait
 
 function makeFixture(set: SentinelSet, keyPrefix = `${RUN_PREFIX}${++fixtures}:`): Promise<StoreFixture> {
   return reopenableFixture(() => sentinelStore(set, keyPrefix), () => deleteKeys(set, keyPrefix))
-}
-
-function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  return (async () => {
-    while (!(await condition())) {
-      if (Date.now() >= deadline) return false
-      await sleep(20)
-    }
-    return true
-  })()
 }
 
 function configFile(yaml: string): string {
