@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net'
 import type { Config, ListenerConfig } from './config/schema'
 import { ConfigReloader, type ReloadOutcome, type ReloadTrigger } from './config/reload'
 import { liveApplier, type LiveListener } from './config/apply-live'
-import { readSecrets, type EnvSecrets } from './config/load'
+import { readNamedVariable, readSecrets, type EnvSecrets } from './config/load'
+import { assertSealedKeysLoaded } from './keys/assert-loaded'
+import { KeyRotation } from './keys/key-rotation'
+import { loadKeyring } from './keys/load-keyring'
 import { openStore, storeWriteState } from './store/open'
 import { StoreFreshness } from './store/freshness'
 import { ResyncLoop } from './store/resync-loop'
@@ -15,7 +18,6 @@ import { AuditLog } from './audit/audit-log'
 import { createAuditSinks } from './audit/sinks'
 import { createAuditQuery } from './audit/query'
 import { loadOrCreateRootKey, type RootAccessKey } from './admin/root-key'
-import { loadMasterKey } from './auth/master-key'
 import { AccessKeyService } from './auth/access-keys'
 import { StaticAccountService } from './auth/static-accounts'
 import { SecurityTokens } from './auth/security-tokens'
@@ -136,8 +138,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(() => auditQuery.close())
 
     const rootAccessKey = await loadOrCreateRootKey({ dataDir, secrets })
-    const keyring = await loadMasterKey({ ...masterKeyOptions(secrets), dataDir })
-    logger.info({ masterKey: keyring.current.id, source: keyring.source, ...(keyring.file !== undefined ? { file: keyring.file } : {}) }, 'master key loaded')
+    // DESIGN §4 master key: a configured source that cannot be reached stops the start here.
+    const keyring = await loadKeyring({
+      masterKey: config.masterKey, secrets, dataDir,
+      readEnv: (name) => readNamedVariable(options.reloadFrom?.env ?? process.env, name),
+    })
+    cleanups.push(() => keyring.close())
+    logger.info({ masterKey: keyring.current.id, source: keyring.source, loaded: keyring.ids, ...(keyring.file !== undefined ? { file: keyring.file } : {}) }, 'master key loaded')
+    await assertSealedKeysLoaded(store, keyring)
     const accessKeys = new AccessKeyService(store, keyring)
     cleanups.push(() => accessKeys.close())
     const staticAccounts = new StaticAccountService(store, accessKeys)
@@ -147,8 +155,12 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     })
     const instances = new InstanceService(store, { keyring })
     await bootstrapInstances(instances, config.instances, audit)
-    // Seals secrets of records written before a keyring existed; re-wraps after a key rotation.
-    await instances.resealAll()
+    // Seals secrets of records written before a keyring existed (re-wrapping is `keys rotate`'s).
+    await instances.sealPlaintext()
+    const keyRotation = new KeyRotation({
+      store, keyring, audit, logger, processId, batchSize: config.keyRotation.batchSize, pauseMs: config.keyRotation.pauseMs,
+    })
+    cleanups.push(() => keyRotation.close())
     const codes = new RegistrationCodes(store)
     const cas = new CaRegistry(store, codes)
     const devices = new DeviceRegistry(store)
@@ -158,7 +170,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     // A reload with other TLS files or another profile builds new contexts for new handshakes
     // (TLS sessions already established keep theirs) and watches the new files.
     const buildTls = (pair: KeyPair, tls: Config): TlsContexts => {
-      const contexts = new TlsContexts(pair, directory, () => ticketKeysFor(keyring.current.key, Date.now()), tls.tls.profile)
+      const contexts = new TlsContexts(pair, directory, () => ticketKeysFor(keyring.current, Date.now()), tls.tls.profile)
       contexts.scheduleTicketRotation(() => untilNextEpoch(Date.now()))
       return contexts
     }
@@ -242,7 +254,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       store, instances, cas, devices, codes, audit, metrics, logger,
       sessions: clusterSessions,
       accessKeys, staticAccounts, tokens, blacklist: blacklistService, auditQuery,
-      accounts, policies,
+      accounts, policies, keys: keyRotation,
+      admission: { directory, freshness, trust, deviceCache, amqpAuth, blacklist, authorization },
       authorizationDecisions: (action, allowed) => metrics.authorizationDecisions.inc({ protocol: 'admin', action, result: allowed ? 'allow' : 'deny' }),
       rootAccessKey,
       limits: config.limits,
@@ -314,6 +327,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       },
     }))
     logger.info({ admin: adminUrl, store: config.store.kind, processId, rootKey: rootAccessKey.file ?? rootAccessKey.source }, 'portcullis started')
+    // A rotation a crash (or a stop) left unfinished carries on now, beside the data path.
+    keyRotation.resumeIfUnfinished()
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
@@ -436,13 +451,6 @@ function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
   })
 }
 
-function masterKeyOptions(secrets: EnvSecrets): { masterKey?: string; masterKeyId?: string; masterKeyFile?: string } {
-  return {
-    ...(secrets.masterKey !== undefined ? { masterKey: secrets.masterKey } : {}),
-    ...(secrets.masterKeyId !== undefined ? { masterKeyId: secrets.masterKeyId } : {}),
-    ...(secrets.masterKeyFile !== undefined ? { masterKeyFile: secrets.masterKeyFile } : {}),
-  }
-}
 
 function formatHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address

@@ -14,6 +14,9 @@ export type AuditEventType =
   | 'session.kicked'
   | 'authorization.denied'
   | 'tls.certificate.rotated'
+  | 'keys.rotation.resumed'
+  | 'keys.rotation.completed'
+  | 'keys.rotation.failed'
   | typeof AUDIT_GAP_TYPE
   | `admin.${string}.${string}`
 

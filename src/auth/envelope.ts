@@ -11,6 +11,9 @@
  * The wrapped key is bound to its master key id, so a rotation (`rewrap`) only re-encrypts the
  * 32-byte data key: the ciphertext itself is never touched.
  *
+ * The master key seals the data key itself (keys/master-key.ts): in memory for env and file keys,
+ * inside the token for a PKCS#11 key, whose bytes this module never sees.
+ *
  * Any failure to open — unknown key id, malformed field, tampered byte — is PortcullisError
  * INTERNAL without the plaintext or key material in the message.
  */
@@ -18,7 +21,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { PortcullisError } from '../errors'
 import type { SealedSecret } from '../store/records'
 import { decodeStrictBase64 } from './base64'
-import type { MasterKey, MasterKeyring } from './master-key'
+import type { MasterKey, MasterKeyring } from '../keys/master-key'
 
 const ALGORITHM = 'aes-256-gcm'
 const KEY_BYTES = 32
@@ -68,9 +71,7 @@ export function rewrap(keyring: MasterKeyring, sealed: SealedSecret): SealedSecr
 }
 
 function wrap(master: MasterKey, dataKey: Buffer): string {
-  const iv = randomBytes(IV_BYTES)
-  const { ciphertext, tag } = encrypt(master.key, iv, dataKey, WRAP_LABEL + master.id)
-  return Buffer.concat([iv, ciphertext, tag]).toString('base64')
+  return master.seal(dataKey, Buffer.from(WRAP_LABEL + master.id, 'utf8')).toString('base64')
 }
 
 function unwrap(keyring: MasterKeyring, sealed: SealedSecret): Buffer {
@@ -79,9 +80,9 @@ function unwrap(keyring: MasterKeyring, sealed: SealedSecret): Buffer {
     throw new PortcullisError('INTERNAL', `the secret is sealed with master key ${JSON.stringify(sealed.keyId)}, which is not loaded`)
   }
   const blob = field(sealed.wrappedKey, 'wrappedKey', IV_BYTES + KEY_BYTES + TAG_BYTES)
-  const iv = blob.subarray(0, IV_BYTES)
-  const tag = blob.subarray(IV_BYTES + KEY_BYTES)
-  return decrypt(master.key, iv, blob.subarray(IV_BYTES, IV_BYTES + KEY_BYTES), tag, WRAP_LABEL + master.id, 'the wrapped data key')
+  const dataKey = master.unseal(blob, Buffer.from(WRAP_LABEL + master.id, 'utf8'))
+  if (dataKey.length !== KEY_BYTES) throw new PortcullisError('INTERNAL', 'the wrapped data key has the wrong length')
+  return dataKey
 }
 
 function encrypt(key: Buffer, iv: Buffer, plaintext: Buffer, aad: string): { ciphertext: Buffer; tag: Buffer } {

@@ -26,28 +26,13 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { PortcullisError } from '../errors'
+import { Keyring, MASTER_KEY_ID as KEY_ID, type MasterKey, type MasterKeyProvider } from '../keys/master-key'
+import { MASTER_KEY_BYTES, softwareKey } from '../keys/software-key'
 import { decodeStrictBase64 } from './base64'
 
+export type { MasterKey, MasterKeyring } from '../keys/master-key'
+export { MASTER_KEY_BYTES } from '../keys/software-key'
 export const MASTER_KEY_FILE = 'master-key.json'
-export const MASTER_KEY_BYTES = 32
-/** Key ids are stored in every sealed record: short, printable, no separators of our formats. */
-const KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-
-export interface MasterKey {
-  readonly id: string
-  readonly key: Buffer
-}
-
-export interface MasterKeyring {
-  /** The key new secrets are sealed with. */
-  readonly current: MasterKey
-  /** Any loaded key, for opening secrets sealed before a rotation. */
-  byId(id: string): MasterKey | undefined
-  readonly ids: readonly string[]
-  /** Where the current key came from; the composition root logs it (never the key). */
-  readonly source: 'env' | 'file' | 'generated'
-  readonly file?: string
-}
 
 export interface MasterKeyOptions {
   masterKey?: string
@@ -58,11 +43,11 @@ export interface MasterKeyOptions {
 
 interface KeyFileEntry { keyId: string; key: string }
 
-export async function loadMasterKey(opts: MasterKeyOptions): Promise<MasterKeyring> {
+export async function loadMasterKey(opts: MasterKeyOptions): Promise<Keyring> {
   if (opts.masterKey !== undefined) {
-    const envKey = toMasterKey(opts.masterKeyId ?? fingerprintId(opts.masterKey), opts.masterKey, 'PORTCULLIS_MASTER_KEY')
+    const envKey = envMasterKey(opts.masterKey, opts.masterKeyId)
     const older = opts.masterKeyFile === undefined ? [] : await readKeyFile(resolve(opts.masterKeyFile), true)
-    return keyring([...(older ?? []), envKey], 'env')
+    return keyring([...(older ?? []), envKey])
   }
   if (opts.masterKeyId !== undefined) {
     throw new PortcullisError('CONFIG_INVALID', 'PORTCULLIS_MASTER_KEY_ID is set without PORTCULLIS_MASTER_KEY')
@@ -70,12 +55,24 @@ export async function loadMasterKey(opts: MasterKeyOptions): Promise<MasterKeyri
   if (opts.masterKeyFile !== undefined) {
     const file = resolve(opts.masterKeyFile)
     const keys = await readKeyFile(file, true)
-    return keyring(keys ?? [], 'file', file)
+    return keyring(keys ?? [], file)
   }
   const file = resolve(join(opts.dataDir, MASTER_KEY_FILE))
   const existing = await readKeyFile(file, false)
-  if (existing !== undefined) return keyring(existing, 'file', file)
+  if (existing !== undefined) return keyring(existing, file)
   return generateKeyFile(opts.dataDir, file)
+}
+
+/** The key in PORTCULLIS_MASTER_KEY; its id from PORTCULLIS_MASTER_KEY_ID or its fingerprint. */
+export function envMasterKey(base64: string, keyId: string | undefined): MasterKey {
+  return toMasterKey(keyId ?? fingerprintId(base64), base64, 'PORTCULLIS_MASTER_KEY', 'env')
+}
+
+/** Every key of a key file (masterKey.provider file), oldest first; the file must exist. */
+export async function readMasterKeyFile(file: string): Promise<MasterKey[]> {
+  const keys = await readKeyFile(resolve(file), true)
+  if (keys === undefined || keys.length === 0) throw new PortcullisError('CONFIG_INVALID', `the master key file ${file} holds no key`)
+  return keys
 }
 
 /** A fresh key file entry (for operators and the CLI adding a key before a rotation). */
@@ -84,27 +81,32 @@ export function newKeyFileEntry(keyId: string): KeyFileEntry {
   return { keyId, key: randomBytes(MASTER_KEY_BYTES).toString('base64') }
 }
 
-function keyring(keys: MasterKey[], source: MasterKeyring['source'], file?: string): MasterKeyring {
-  const current = keys[keys.length - 1]
-  if (current === undefined) throw new PortcullisError('CONFIG_INVALID', `the master key file ${file ?? ''} holds no key`)
-  const byId = new Map<string, MasterKey>()
+/** The same key listed twice (a file and the environment) counts once; two keys under one id are refused. */
+export function dedupeKeys(keys: readonly (MasterKey & { fingerprint?: string })[]): MasterKey[] {
+  const seen = new Map<string, MasterKey & { fingerprint?: string }>()
+  const out: MasterKey[] = []
   for (const k of keys) {
-    const seen = byId.get(k.id)
-    if (seen !== undefined && !seen.key.equals(k.key)) {
+    const before = seen.get(k.id)
+    if (before === undefined) {
+      seen.set(k.id, k)
+      out.push(k)
+      continue
+    }
+    if (before.fingerprint === undefined || before.fingerprint !== k.fingerprint) {
       throw new PortcullisError('CONFIG_INVALID', `two different master keys share the id ${k.id}`)
     }
-    byId.set(k.id, k)
+    // The later listing wins the position: it says which key is current.
+    out.splice(out.indexOf(before), 1)
+    out.push(before)
   }
-  return {
-    current,
-    byId: (id) => byId.get(id),
-    ids: [...byId.keys()],
-    source,
-    ...(file === undefined ? {} : { file }),
-  }
+  return out
 }
 
-function toMasterKey(id: string, base64: string, where: string): MasterKey {
+function keyring(keys: MasterKey[], file?: string): Keyring {
+  return new Keyring(dedupeKeys(keys), file)
+}
+
+function toMasterKey(id: string, base64: string, where: string, provider: Exclude<MasterKeyProvider, 'pkcs11'> = 'file'): MasterKey & { fingerprint: string } {
   if (!KEY_ID.test(id)) {
     throw new PortcullisError('CONFIG_INVALID', `${where}: the key id must be letters, digits, _ . - (at most 64)`)
   }
@@ -112,7 +114,11 @@ function toMasterKey(id: string, base64: string, where: string): MasterKey {
   if (key === undefined || key.length !== MASTER_KEY_BYTES) {
     throw new PortcullisError('CONFIG_INVALID', `${where}: the master key must be standard Base64 of exactly ${MASTER_KEY_BYTES} bytes`)
   }
-  return { id, key }
+  // The fingerprint tells "the same key listed twice" from "two keys under one id" without keeping the bytes around.
+  const fingerprint = createHmac('sha256', key).update('portcullis master key fingerprint').digest('hex')
+  const master = softwareKey(id, key, provider)
+  key.fill(0)
+  return { ...master, fingerprint }
 }
 
 /** An id derived from the key (an HMAC, so it reveals nothing about it): stable across restarts. */
@@ -158,7 +164,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Exclusive create: a second replica racing the first on one data directory reads its key. */
-async function generateKeyFile(dataDir: string, file: string): Promise<MasterKeyring> {
+async function generateKeyFile(dataDir: string, file: string): Promise<Keyring> {
   const entry = newKeyFileEntry(`mk-${randomBytes(6).toString('hex')}`)
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   try {
@@ -172,9 +178,9 @@ async function generateKeyFile(dataDir: string, file: string): Promise<MasterKey
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       const theirs = await readKeyFile(file, true)
-      return keyring(theirs ?? [], 'file', file)
+      return keyring(theirs ?? [], file)
     }
     throw err
   }
-  return keyring([toMasterKey(entry.keyId, entry.key, file)], 'generated', file)
+  return keyring([toMasterKey(entry.keyId, entry.key, file, 'generated')], file)
 }

@@ -13,9 +13,9 @@
  * A token is bound to one AccessKey (`ak`); the login still needs that AccessKey's password, and
  * disabling or deleting the AccessKey ends the token's use with it (the authenticator checks).
  */
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { PortcullisError } from '../errors'
-import type { MasterKeyring } from './master-key'
+import type { MasterKeyring } from '../keys/master-key'
 
 /** Shape check before anything is decoded; also what a userName's fourth field must match. */
 export const SECURITY_TOKEN = /^[A-Za-z0-9_-]{16,512}\.[A-Za-z0-9_-]{43}$/
@@ -82,7 +82,7 @@ export function verifySecurityToken(keyring: MasterKeyring, token: string, acces
 function mac(keyring: MasterKeyring, kid: string, body: string): Buffer | undefined {
   const master = keyring.byId(kid)
   if (master === undefined) return undefined
-  const tokenKey = Buffer.from(hkdfSync('sha256', master.key, Buffer.alloc(0), HKDF_INFO, 32))
+  const tokenKey = master.derive(Buffer.alloc(0), HKDF_INFO, 32)
   return createHmac('sha256', tokenKey).update(body, 'ascii').digest()
 }
 

@@ -64,6 +64,8 @@ export const RELOAD_MODES = {
   limits: LIMIT_MODES,
   shutdown: 'live',
   workers: 'restart',
+  masterKey: 'restart',
+  keyRotation: 'restart',
   log: 'live',
   demo: 'restart',
 } as const satisfies { [K in keyof Config]: ReloadMode | Readonly<Record<string, ReloadMode>> }

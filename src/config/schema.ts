@@ -183,6 +183,47 @@ const limits = z.strictObject({
   maxInjectedBacklogBytes: z.number().int().min(1024).default(1024 * 1024),
 })
 
+/**
+ * Where the master key comes from (DESIGN §4 "Operations and keys"; src/keys/). Absent: the
+ * wave-1 sources (PORTCULLIS_MASTER_KEY, PORTCULLIS_MASTER_KEY_FILE, else a key file generated in
+ * the data directory on first start). Present, the named source must answer: a key that cannot be
+ * reached is an error at start, never a newly generated key. `previous` keys only open secrets
+ * sealed before a rotation (`portcullis keys rotate`), after which they can be removed.
+ */
+const MASTER_KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)')
+const masterKeyVariants = {
+  /** PORTCULLIS_MASTER_KEY (Base64 of 32 bytes), its id PORTCULLIS_MASTER_KEY_ID. */
+  env: { provider: z.literal('env') },
+  /** A JSON key file ({keys: [{keyId, key}]}, the last is current), mode 0600 or 0640. */
+  file: { provider: z.literal('file'), path: z.string().min(1) },
+  /** A non-extractable AES-256 key in a PKCS#11 token; the PIN is read from the variable `pinEnv`. */
+  pkcs11: {
+    provider: z.literal('pkcs11'),
+    module: z.string().min(1),
+    tokenLabel: z.string().min(1).max(32),
+    pinEnv: envName.default('PORTCULLIS_PKCS11_PIN'),
+    keyLabel: z.string().min(1),
+    /** The id sealed records carry; default the key label (which must then be a valid id). */
+    keyId: z.string().regex(MASTER_KEY_ID, 'letters, digits, _ . - (at most 64)').optional(),
+  },
+}
+const masterKeySource = z.discriminatedUnion('provider', [
+  z.strictObject(masterKeyVariants.env), z.strictObject(masterKeyVariants.file), z.strictObject(masterKeyVariants.pkcs11),
+])
+const previousKeys = { previous: z.array(masterKeySource).default([]) }
+const masterKey = z.discriminatedUnion('provider', [
+  z.strictObject({ ...masterKeyVariants.env, ...previousKeys }),
+  z.strictObject({ ...masterKeyVariants.file, ...previousKeys }),
+  z.strictObject({ ...masterKeyVariants.pkcs11, ...previousKeys }),
+])
+
+/** How `keys rotate` paces itself: records re-wrapped per batch, and a pause between batches. */
+const keyRotation = z.strictObject({
+  batchSize: z.number().int().min(1).max(10_000).default(50),
+  pauseMs: z.number().int().min(0).max(60_000).default(0),
+})
+
 export const configSchema = z.strictObject({
   listeners: z.array(listener).default([
     { name: 'mqtts', protocol: 'mqtt', host: '0.0.0.0', port: 8883, tls: true, proxyProtocol: { mode: 'off', trustedCidrs: [] } },
@@ -219,6 +260,8 @@ export const configSchema = z.strictObject({
     drainTimeoutMs: z.number().int().min(0).default(10_000),
   }).default({ readinessDelayMs: 0, drainTimeoutMs: 10_000 }),
   workers: z.union([z.number().int().positive(), z.literal('auto')]).default(1),
+  masterKey: masterKey.optional(),
+  keyRotation: keyRotation.default({ batchSize: 50, pauseMs: 0 }),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({ level: 'info' }),
@@ -230,3 +273,5 @@ export type Config = z.infer<typeof configSchema>
 export type ListenerConfig = Config['listeners'][number]
 export type InstanceConfig = Config['instances'][number]
 export type AuditSinkConfig = Config['audit']['sinks'][number]
+export type MasterKeyConfig = NonNullable<Config['masterKey']>
+export type MasterKeySourceConfig = MasterKeyConfig['previous'][number]

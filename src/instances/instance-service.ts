@@ -7,7 +7,7 @@ import type { Store } from '../store/store'
 import {
   checkInstanceRules, createInstanceSchema, parseBackend, parseOrThrow, patchInstanceSchema, stripUndefined,
 } from './instance-schema'
-import { hasPlaintextSecrets, needsRewrap, openInstanceSecrets, rewrapInstanceSecrets, sealInstanceSecrets } from './instance-secrets'
+import { hasPlaintextSecrets, openInstanceSecrets, sealInstanceSecrets } from './instance-secrets'
 import { instanceView, type InstanceView } from './instance-view'
 import { removeInstanceAttachments } from '../accounts/attachments'
 
@@ -233,23 +233,20 @@ export class InstanceService {
   }
 
   /**
-   * Brings every stored instance to the current master key: secrets stored in clear (before a
-   * keyring was configured) are sealed, and data keys wrapped under an older master key are
-   * re-wrapped (a rotation; the ciphertexts stay). Answers how many records were rewritten.
+   * Seals the secrets of instances stored in clear (written before a keyring was configured).
+   * Re-wrapping under a newer master key is `keys rotate`'s (src/keys/key-rotation.ts), which does
+   * it in batches, resumably and audited. Answers how many records were rewritten.
    */
-  async resealAll(): Promise<number> {
+  async sealPlaintext(): Promise<number> {
     const keyring = this.keyring
     if (keyring === undefined) return 0
     let count = 0
     for (const record of await this.store.list('instances', GLOBAL_SCOPE)) {
-      if (!hasPlaintextSecrets(record) && !needsRewrap(record, keyring)) continue
+      if (!hasPlaintextSecrets(record)) continue
       let rewritten = false
       await this.store.update('instances', GLOBAL_SCOPE, record.id, (current) => {
-        let next: InstanceRecord | undefined
-        if (current !== undefined && hasPlaintextSecrets(current)) next = sealInstanceSecrets(openInstanceSecrets(current, keyring), keyring)
-        else if (current !== undefined && needsRewrap(current, keyring)) next = rewrapInstanceSecrets(current, keyring)
-        rewritten = next !== undefined
-        return next
+        rewritten = current !== undefined && hasPlaintextSecrets(current)
+        return rewritten && current !== undefined ? sealInstanceSecrets(openInstanceSecrets(current, keyring), keyring) : undefined
       })
       if (rewritten) count++
     }

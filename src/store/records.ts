@@ -190,6 +190,31 @@ export interface PolicyAttachmentRecord {
   createdAt: string
 }
 
+/**
+ * The master key rotation (DESIGN §4 `keys rotate`), scope GLOBAL_SCOPE, id `current`: one job at
+ * a time, its progress written after every batch so a crash resumes where it stood
+ * (src/keys/key-rotation.ts). `heartbeatAt` tells a live job from one whose process died.
+ */
+export interface KeyRotationRecord {
+  id: 'current'
+  state: 'running' | 'done' | 'failed'
+  targetKeyId: string
+  /** Secrets found wrapped under other keys when the job (or its resumption) began, plus those done before. */
+  total: number
+  done: number
+  failed: number
+  /** Secrets still under another key than the target when the job ended. */
+  remaining?: number
+  startedAt: string
+  heartbeatAt: string
+  finishedAt?: string
+  /** Process that runs it (ids as in the audit's `chain`). */
+  owner: string
+  resumed: number
+  error?: string
+  requestedBy?: string
+}
+
 /** Collection name → record type. A record lives under (collection, scope, id). */
 export interface Records {
   instances: InstanceRecord
@@ -202,11 +227,12 @@ export interface Records {
   accounts: AccountRecord
   policies: PolicyRecord
   policyAttachments: PolicyAttachmentRecord
+  keyRotations: KeyRotationRecord
 }
 export type Collection = keyof Records
 export const COLLECTIONS: readonly Collection[] = [
   'instances', 'cas', 'devices', 'registrationCodes', 'accessKeys', 'staticAccounts', 'blacklist',
-  'accounts', 'policies', 'policyAttachments',
+  'accounts', 'policies', 'policyAttachments', 'keyRotations',
 ]
 /** Scope for records that belong to no instance (instances themselves, AccessKeys, global lists). */
 export const GLOBAL_SCOPE = '_'

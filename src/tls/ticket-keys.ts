@@ -1,4 +1,4 @@
-import { hkdfSync } from 'node:crypto'
+import type { MasterKey } from '../keys/master-key'
 
 /** How long one set of ticket keys is used before the next epoch's replaces it. */
 export const TICKET_EPOCH_MS = 60 * 60_000
@@ -10,9 +10,9 @@ export const TICKET_EPOCH_MS = 60 * 60_000
  * whichever process its reconnect lands; the keys change every hour, so a stolen ticket key
  * decrypts at most an hour of tickets.
  */
-export function ticketKeysFor(masterKey: Buffer, nowMs: number): Buffer {
+export function ticketKeysFor(masterKey: MasterKey, nowMs: number): Buffer {
   const epoch = Math.floor(nowMs / TICKET_EPOCH_MS)
-  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.from('portcullis tls session tickets'), Buffer.from(`epoch ${epoch}`), 48))
+  return masterKey.derive(Buffer.from('portcullis tls session tickets'), `epoch ${epoch}`, 48)
 }
 
 /** Milliseconds until the next epoch starts. */

@@ -19,18 +19,18 @@ export interface AmqpFixture {
   accessKeySecret: string
   dynamicCredentials(opts?: { ts?: number; instanceId?: string; accessKeyId?: string; secret?: string }): { userName: string; password: string }
   stsCredentials(securityToken: string): { userName: string; password: string }
-  connect(creds: { userName: string; password: string }, opts?: { servername?: string | false; query?: string; vhost?: string; mechanism?: 'PLAIN' | 'AMQPLAIN' }): Promise<amqplib.ChannelModel>
+  connect(creds: { userName: string; password: string }, opts?: { servername?: string | false; query?: string; vhost?: string; mechanism?: 'PLAIN' | 'AMQPLAIN'; ca?: string }): Promise<amqplib.ChannelModel>
   createAccessKey(): Promise<{ accessKeyId: string; accessKeySecret: string }>
   /** CreateAccount through the admin API, signed with the key's secret as the CLI does. */
   createStaticAccount(key?: { accessKeyId: string; accessKeySecret: string }): Promise<{ status: number; body: any }>
 }
 
-export async function amqpFixture(tg: TestGateway, opts: { backendPort?: number; vhost?: string } = {}): Promise<AmqpFixture> {
+export async function amqpFixture(tg: TestGateway, opts: { backendPort?: number; vhost?: string; backend?: { username: string; password: string } } = {}): Promise<AmqpFixture> {
   const instanceId = unique('amq')
   const hostname = `${instanceId}.portcullis.local`
   const created = await tg.admin('POST', '/v1/instances', {
     id: instanceId, protocol: 'amqp', hostnames: [hostname],
-    backend: { kind: 'tcp', host: '127.0.0.1', port: opts.backendPort ?? 5672, username: 'guest', password: 'guest', ...(opts.vhost ? { vhost: opts.vhost } : {}) },
+    backend: { kind: 'tcp', host: '127.0.0.1', port: opts.backendPort ?? 5672, username: opts.backend?.username ?? 'guest', password: opts.backend?.password ?? 'guest', ...(opts.vhost ? { vhost: opts.vhost } : {}) },
   })
   if (created.status !== 201) throw new Error(`instance create: ${created.status} ${JSON.stringify(created.body)}`)
   const createAccessKey = async (): Promise<{ accessKeyId: string; accessKeySecret: string }> => {
@@ -66,7 +66,7 @@ export async function amqpFixture(tg: TestGateway, opts: { backendPort?: number;
       const servername = o.servername === undefined ? hostname : o.servername
       const url = `amqps://${encodeURIComponent(creds.userName)}:${encodeURIComponent(creds.password)}@127.0.0.1:${tg.amqpPort}/${encodeURIComponent(o.vhost ?? '/')}${o.query ? `?${o.query}` : ''}`
       const credentials = o.mechanism === 'AMQPLAIN' ? { credentials: amqplib.credentials.amqplain(creds.userName, creds.password) } : {}
-      return amqplib.connect(url, { ca: [serverCa], ...(servername === false ? {} : { servername }), timeout: 5000, ...credentials })
+      return amqplib.connect(url, { ca: [o.ca ?? serverCa], ...(servername === false ? {} : { servername }), timeout: 5000, ...credentials })
     },
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { loadMasterKey, newKeyFileEntry, type MasterKeyring } from '../../src/auth/master-key'
+import { rewrapRecord } from '../../src/keys/sealed-secrets'
 import { createCa, createLeaf } from '../../src/ca/pki'
 import type { InstanceConfig } from '../../src/config/schema'
 import { isPortcullisError } from '../../src/errors'
@@ -126,20 +127,23 @@ t.test('config bootstrap seals its passwords, and a restart with the same config
   t.notOk((await storeBytes(storeDir)).includes('rotated'))
 })
 
-t.test('records written before sealing are sealed by resealAll; a rotation re-wraps them', async (t) => {
+t.test('records written before sealing are sealed at start; a rotation (not a start) re-wraps them', async (t) => {
   const { dir, store, service } = await setup(t)
   await new InstanceService(store).create(amqp())
   t.equal((await store.get('instances', GLOBAL_SCOPE, 'rabbit'))?.backend.password, PASSWORD, 'a store without a keyring holds it as given')
-  t.equal(await service.resealAll(), 1)
+  t.equal(await service.sealPlaintext(), 1)
   t.equal((await store.get('instances', GLOBAL_SCOPE, 'rabbit'))?.backend.password, undefined)
-  t.equal(await service.resealAll(), 0, 'nothing left to do')
+  t.equal(await service.sealPlaintext(), 0, 'nothing left to do')
 
   const keyFile = join(dir, 'rotated.json')
   const old = JSON.parse(await readFile(join(dir, 'keys', 'master-key.json'), 'utf8')) as { keys: unknown[] }
   await writeFile(keyFile, JSON.stringify({ keys: [...old.keys, newKeyFileEntry('mk-next')] }), { mode: 0o600 })
   const rotated = await loadMasterKey({ dataDir: dir, masterKeyFile: keyFile })
   const after = new InstanceService(store, { keyring: rotated })
-  t.equal(await after.resealAll(), 1)
+  t.equal(await after.sealPlaintext(), 0, 'a start with a newer key does not re-wrap by itself')
+  t.equal((await store.get('instances', GLOBAL_SCOPE, 'rabbit'))?.backend.passwordSealed?.keyId, old.keys.length === 1 ? (old.keys[0] as { keyId: string }).keyId : undefined)
+  t.equal(await rewrapRecord(store, rotated, { collection: 'instances', id: 'rabbit' }), 1, 'the rotation re-wraps the one sealed secret')
+  t.equal(await rewrapRecord(store, rotated, { collection: 'instances', id: 'rabbit' }), 0, 'and a second pass finds nothing to do')
   const stored = await store.get('instances', GLOBAL_SCOPE, 'rabbit')
   t.equal(stored?.backend.passwordSealed?.keyId, 'mk-next')
   t.equal(openInstanceSecrets(stored!, rotated).backend.password, PASSWORD)
