@@ -191,7 +191,10 @@ const limits = z.strictObject({
  * sealed before a rotation (`portcullis keys rotate`), after which they can be removed.
  */
 const MASTER_KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+// PORTCULLIS_* variables are config overrides (load.ts), so a PIN variable of that form could not
+// be told from one; the default is the one exception load.ts knows.
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)')
+  .refine((name) => !name.startsWith('PORTCULLIS_') || name === 'PORTCULLIS_PKCS11_PIN', 'PORTCULLIS_* names are config overrides; use PORTCULLIS_PKCS11_PIN or a name of another form')
 const masterKeyVariants = {
   /** PORTCULLIS_MASTER_KEY (Base64 of 32 bytes), its id PORTCULLIS_MASTER_KEY_ID. */
   env: { provider: z.literal('env') },
