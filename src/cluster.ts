@@ -1,10 +1,10 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import type { Config } from './config/schema'
-import type { EnvSecrets } from './config/load'
+import { readNamedVariable, type EnvSecrets } from './config/load'
 import { PortcullisError } from './errors'
 import { loadOrCreateRootKey } from './admin/root-key'
-import { loadMasterKey } from './auth/master-key'
+import { loadKeyring } from './keys/load-keyring'
 import { reservePort, reusePortAvailable } from './proxy/reuse-port'
 
 /** Set by the primary for its workers: the port of each listener, shared with SO_REUSEPORT. */
@@ -65,17 +65,15 @@ function signalWorkers(except?: number): number {
 
 /**
  * Runs in the primary: makes the shared secrets exist once (so workers do not race to generate
- * them), forks the workers and restarts one that dies, with a back-off.
+ * the development root and master key files), forks the workers and restarts one that dies, with a back-off.
  */
 export async function runPrimary(config: Config, secrets: EnvSecrets, log: (line: string) => void): Promise<PrimaryHandle> {
   const dataDir = config.store.dataDir
   await loadOrCreateRootKey({ dataDir, secrets })
-  await loadMasterKey({
-    dataDir,
-    ...(secrets.masterKey !== undefined ? { masterKey: secrets.masterKey } : {}),
-    ...(secrets.masterKeyId !== undefined ? { masterKeyId: secrets.masterKeyId } : {}),
-    ...(secrets.masterKeyFile !== undefined ? { masterKeyFile: secrets.masterKeyFile } : {}),
-  })
+  // A configured master key (a file, a token) is only checked here: one that cannot be reached
+  // stops the start before any worker, which would otherwise die and be restarted in a loop.
+  const keyring = await loadKeyring({ masterKey: config.masterKey, secrets, dataDir, readEnv: (name) => readNamedVariable(process.env, name) })
+  keyring.close()
   cluster.schedulingPolicy = cluster.SCHED_NONE
   const reserved = reusePortAvailable(config.listeners.map((l) => l.host)) ? config.listeners.map((l) => ({ name: l.name, ...reservePort(l.host, l.port) })) : []
   const listenPorts = reserved.length > 0 ? { [LISTEN_PORTS_ENV]: JSON.stringify(Object.fromEntries(reserved.map((r) => [r.name, r.port]))) } : {}

@@ -10,6 +10,8 @@ import { unique, type TestGateway } from '../helpers/gateway'
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process'
 import { closed, fixtureFor, mqttFixture } from '../helpers/mqtt-fixture'
 import { writeDevPki } from '../../src/ca/pki'
+import { amqpFixture } from '../helpers/amqp-fixture'
+import { valueWithin } from '../helpers/wait'
 
 /**
  * Config reload with a real gateway process on a config file (DESIGN §4 "Operations and keys"):
@@ -69,7 +71,7 @@ function auditEvents(dir: string, type: string): Array<Record<string, any>> {
 }
 
 t.test('config reload on a running gateway process', async (t) => {
-  if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883))) return
+  if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883)) || !(await serviceAvailable(t, 'rabbitmq', 5672))) return
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-'))
   const certsDir = join(dir, 'certs')
   await writeDevPki(certsDir)
@@ -98,6 +100,20 @@ t.test('config reload on a running gateway process', async (t) => {
   const topic = `reload/${unique('t')}`
   await live.subscribeAsync(topic, { qos: 1 })
   await roundTrip(live, topic)
+  // And a live AMQP session (amqplib → gateway → local RabbitMQ) on the other listener.
+  const amqp = await amqpFixture(view(g, g.ports.mqtts as number, certsDir))
+  const amqpLive = await amqp.connect(amqp.dynamicCredentials())
+  t.teardown(() => amqpLive.close().catch(() => undefined))
+  const amqpChannel = await amqpLive.createChannel()
+  const amqpQueue = unique('reload-q')
+  await amqpChannel.assertQueue(amqpQueue, { durable: false, autoDelete: true })
+  const amqpRoundTrip = async (): Promise<void> => {
+    const body = randomBytes(6).toString('hex')
+    amqpChannel.sendToQueue(amqpQueue, Buffer.from(body))
+    const got = await valueWithin(() => amqpChannel.get(amqpQueue, { noAck: true }), 5000, 'the AMQP message')
+    if (got.content.toString() !== body) throw new Error('the AMQP session delivered something else')
+  }
+  await amqpRoundTrip()
 
   await t.test('SIGHUP with a broken file keeps serving and says why', async (t) => {
     writeConfig({ ...original, listeners: [{ ...original.listeners[0], port: 'eighty' }, original.listeners[1]] })
@@ -131,7 +147,7 @@ t.test('config reload on a running gateway process', async (t) => {
   })
 
   let extraPort = 0
-  await t.test('a SIGHUP adding a listener serves it while the live session on the other listener continues', async (t) => {
+  await t.test('a SIGHUP adding a listener serves it while the live MQTT and AMQP sessions on the others continue', async (t) => {
     writeConfig({ ...original, listeners: [...original.listeners, { name: 'extra', protocol: 'mqtt', host: '127.0.0.1', port: 0 }], log: { level: 'info' } })
     const announced = nextLine(g, /listener extra on [\d.]+:(\d+)/)
     const reloaded = nextLine(g, /config reloaded: ([^\n]*)/)
@@ -149,6 +165,8 @@ t.test('config reload on a running gateway process', async (t) => {
     await roundTrip(device, extraTopic)
     t.ok(live.connected, 'the session on mqtts was not dropped')
     await roundTrip(live, topic)
+    await amqpRoundTrip()
+    t.pass('the AMQP session on amqps goes on delivering')
     t.equal(await metric(g, 'success'), 1)
     const event = auditEvents(dir, 'admin.config.reload').at(-1)
     t.match(event, { outcome: 'success', details: { trigger: 'signal', changes: [{ path: 'listeners[extra]', kind: 'added' }, { path: 'log.level', before: 'warn', after: 'info' }] } })
@@ -173,7 +191,65 @@ t.test('config reload on a running gateway process', async (t) => {
     await t.rejects(onExtra.connect(await onExtra.device('too-late')), 'the removed listener accepts nothing')
     t.ok(live.connected)
     await roundTrip(live, topic)
+    await amqpRoundTrip()
     const event = auditEvents(dir, 'admin.config.reload').at(-1)
     t.match(event, { outcome: 'success', actor: { kind: 'accessKey', id: 'PCROOTRELOADTEST' }, details: { trigger: 'admin', restartNeeded: ['admin.port'] } })
   })
 })
+
+t.test('with workers: 2, a SIGHUP to the primary reloads every worker: the added listener is served by both, live sessions continue', async (t) => {
+  if (!(await serviceAvailable(t, 'redis', 6379)) || !(await serviceAvailable(t, 'mosquitto', 1883))) return
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-workers-'))
+  const certsDir = join(dir, 'certs')
+  await writeDevPki(certsDir)
+  const redisPrefix = `portcullis-test:${unique('reloadw')}:`
+  const env = {
+    PORTCULLIS_ROOT_ACCESS_KEY_ID: 'PCROOTRELOADWORKERS',
+    PORTCULLIS_ROOT_ACCESS_KEY_SECRET: randomBytes(24).toString('base64url'),
+    PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64'),
+    PORTCULLIS_MASTER_KEY_ID: 'reload-workers-key',
+  }
+  const g = await startGatewayProcess({ name: 'w', dir, certsDir, redisPrefix, env, config: { workers: 2, log: { level: 'info' }, shutdown: { readinessDelayMs: 0, drainTimeoutMs: 2000 } } })
+  const clients: MqttClient[] = []
+  t.teardown(async () => {
+    for (const c of clients) c.end(true)
+    await g.stop()
+    await deleteRedisKeys(redisPrefix)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const configFile = join(dir, 'w.yaml')
+  const original = parse(readFileSync(configFile, 'utf8')) as Record<string, any>
+  const fx = await mqttFixture(view(g, g.ports.mqtts as number, certsDir))
+  const live: MqttClient[] = []
+  for (let i = 0; i < 4; i++) {
+    const c = await fx.connect(await fx.device(`live-${i}`))
+    clients.push(c)
+    live.push(c)
+  }
+  const topic = `reloadw/${unique('t')}`
+  for (const c of live) await c.subscribeAsync(topic, { qos: 1 })
+
+  let seen = ''
+  g.child.stderr?.on('data', (chunk: Buffer) => { seen += chunk.toString() })
+  writeFileSync(configFile, stringify({ ...original, listeners: [...original.listeners, { name: 'extra', protocol: 'mqtt', host: '127.0.0.1', port: 0 }] }))
+  g.child.kill('SIGHUP')
+  await waitUntilSeen(() => seen, /SIGHUP, passed on to 2 workers/, 'the primary passing the SIGHUP on')
+  await waitUntilSeen(() => seen, /config reloaded[^\n]*\n[\s\S]*config reloaded/, 'both workers reporting their reload')
+  const ports = [...seen.matchAll(/listener extra on [\d.]+:(\d+)/g)].map((m) => Number(m[1]))
+  t.equal(ports.length, 2, 'each worker started the added listener')
+  t.equal(ports[0], ports[1], 'on one port, shared by the workers')
+  const onExtra = fixtureFor(view(g, ports[0] as number, certsDir), fx)
+  for (let i = 0; i < 6; i++) {
+    const device = await onExtra.connect(await onExtra.device(`extra-${i}`))
+    clients.push(device)
+    t.ok(device.connected, `connection ${i} on the added listener is served`)
+  }
+  for (const c of live) {
+    t.ok(c.connected, 'a session from before the reload is still connected')
+    await roundTrip(c, topic)
+  }
+})
+
+async function waitUntilSeen(text: () => string, pattern: RegExp, what: string): Promise<void> {
+  await valueWithin(() => pattern.test(text()), 15_000, what)
+}
