@@ -16,6 +16,7 @@ import { Metrics } from './observability/metrics'
 import { guardUnhandledRejections } from './observability/rejection-guard'
 import { AuditLog } from './audit/audit-log'
 import { createAuditSinks } from './audit/sinks'
+import { AuditSinkSet } from './audit/sink-set'
 import { createAuditQuery } from './audit/query'
 import { loadOrCreateRootKey, type RootAccessKey } from './admin/root-key'
 import { AccessKeyService } from './auth/access-keys'
@@ -126,6 +127,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const sinks = await createAuditSinks(config.audit.sinks, auditStore)
     // Each process is its own hash chain; with several writing one stream, `chain` tells them apart.
     const audit = new AuditLog({ sinks, metrics, logger, recentSize: config.audit.recentEvents, chainId: processId })
+    const sinkSet = new AuditSinkSet(config.audit.sinks, sinks, auditStore)
     cleanups.push(() => audit.close())
     const reloader = new ConfigReloader({
       ...(options.reloadFrom?.file !== undefined ? { file: options.reloadFrom.file } : {}),
@@ -322,6 +324,10 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       },
       swapProxyTrust: setProxyTrust,
       bootstrapInstances: (next) => bootstrapInstances(instances, next.instances, audit),
+      swapAuditSinks: async (next) => {
+        const { added, removed } = await sinkSet.reconcile(audit, next.audit.sinks)
+        logger.info({ added, removed }, 'audit sinks changed by a config reload')
+      },
       swapConfig: (next) => {
         deps.config = next
       },

@@ -48,7 +48,8 @@ const ERROR_LOG_INTERVAL_MS = 10_000
  * The chain is one per AuditLog, in record order, identical on every sink.
  */
 export class AuditLog {
-  private readonly queues: SinkQueue[]
+  private queues: SinkQueue[]
+  private readonly queueOptions: AuditLogOptions
   private readonly ring: RecentRing
   private readonly listeners = new Set<(event: AuditEvent) => void>()
   private readonly lastErrorLog = new Map<string, { at: number; suppressed: number }>()
@@ -66,20 +67,8 @@ export class AuditLog {
     this.chainId = opts.chainId
     this.ring = new RecentRing(opts.recentSize ?? 10_000)
     this.prev = startOfChain(opts)
-    this.queues = opts.sinks.map(
-      (sink) =>
-        new SinkQueue(sink, {
-          limit: opts.queueLimit ?? 10_000,
-          batchSize: opts.batchSize ?? 256,
-          lingerMs: opts.lingerMs ?? 10,
-          onLoss: (lost, cause, err) => this.onLoss(sink.name, lost, cause, err),
-          gapEvent: (gap) => this.gapEvent(sink.name, gap),
-          onGapWritten: (lost) => {
-            this.metrics?.auditEvents.inc({ type: AUDIT_GAP_TYPE })
-            this.logger?.warn({ sink: sink.name, lost }, 'audit gap recorded in sink')
-          },
-        }),
-    )
+    this.queueOptions = opts
+    this.queues = opts.sinks.map((sink) => this.queueFor(sink))
     this.logger?.info(
       { sinks: opts.sinks.map((sink) => sink.name), continued: this.prev !== GENESIS_PREV, ...(opts.chainId !== undefined ? { chain: opts.chainId } : {}) },
       'audit chain started',
@@ -150,6 +139,27 @@ export class AuditLog {
     }))
   }
 
+  /**
+   * A config reload's sinks (audit/sink-set.ts): sinks already here keep their queue untouched,
+   * new ones get events from now on (continuing this process's chain), removed ones are flushed
+   * within the close deadline and closed.
+   */
+  async replaceSinks(sinks: readonly AuditSink[]): Promise<void> {
+    const byId = new Map(this.queues.map((queue) => [queue.sink, queue]))
+    const gone = this.queues.filter((queue) => !sinks.includes(queue.sink))
+    this.queues = sinks.map((sink) => byId.get(sink) ?? this.queueFor(sink))
+    await withDeadline(Promise.all(gone.map((queue) => queue.idle())), this.closeTimeoutMs)
+    for (const queue of gone) queue.abandon()
+    await Promise.all(gone.map(async ({ sink }) => {
+      try {
+        await withDeadline(sink.close(), this.closeTimeoutMs)
+      } catch (err) {
+        this.logger?.warn({ sink: sink.name, err }, 'audit sink close failed')
+      }
+    }))
+    this.logger?.info({ sinks: sinks.map((sink) => sink.name) }, 'audit sinks replaced by a config reload')
+  }
+
   /** Resolves when every sink has written what it was given, or after `timeoutMs` (default: closeTimeoutMs). */
   async flush(timeoutMs = this.closeTimeoutMs): Promise<void> {
     await withDeadline(Promise.all(this.queues.map((queue) => queue.idle())), timeoutMs)
@@ -176,6 +186,21 @@ export class AuditLog {
       }),
     )
     this.listeners.clear()
+  }
+
+  private queueFor(sink: AuditSink): SinkQueue {
+    const opts = this.queueOptions
+    return new SinkQueue(sink, {
+      limit: opts.queueLimit ?? 10_000,
+      batchSize: opts.batchSize ?? 256,
+      lingerMs: opts.lingerMs ?? 10,
+      onLoss: (lost, cause, err) => this.onLoss(sink.name, lost, cause, err),
+      gapEvent: (gap) => this.gapEvent(sink.name, gap),
+      onGapWritten: (lost) => {
+        this.metrics?.auditEvents.inc({ type: AUDIT_GAP_TYPE })
+        this.logger?.warn({ sink: sink.name, lost }, 'audit gap recorded in sink')
+      },
+    })
   }
 
   /**

@@ -13,7 +13,7 @@ import type { Config, ListenerConfig } from './schema'
  * Applies the live part of a reload plan (reload-plan.ts) to a running gateway, step by step:
  *
  *   TLS files loaded (a pair that does not load refuses the reload before anything changed) →
- *   listeners: added ones start, changed ones restart, removed ones retire → networks → TLS
+ *   audit sinks (kept, added, removed) → listeners: added ones start, changed ones restart, removed ones retire → networks → TLS
  *   contexts swapped → declarative instances bootstrapped → log level → the running config
  *   (per-connection limits, `shutdown`) swapped.
  *
@@ -48,6 +48,8 @@ export interface LiveParts<TPair> {
   swapProxyTrust(listeners: readonly ListenerConfig[]): void
   /** The declarative `instances[]` bootstrap (create/update), audited by the caller as at start. */
   bootstrapInstances(config: Config): Promise<void>
+  /** The audit sinks for `audit.sinks` (audit/sink-set.ts); refuses what needs a restart. */
+  swapAuditSinks(config: Config): Promise<void>
   /** The config the data path reads per connection (limits) from now on. */
   swapConfig(config: Config): void
   /** Retired listeners still draining; the gateway's stop waits for them. */
@@ -88,6 +90,8 @@ async function applyPlan<TPair>(parts: LiveParts<TPair>, plan: ReloadPlan, runni
       throw new ApplyError(new PortcullisError('CONFIG_INVALID', `tls.certFile / tls.keyFile (or tls.devCertsDir): the default certificate does not load: ${reason}`, { cause: err }), now, applied)
     }
   }
+  // First: a sink change that needs a restart (redis-stream) refuses the reload with nothing changed.
+  await step('audit', () => parts.swapAuditSinks(next))
   await step('listeners', () => reconcileListeners(parts, running, next))
   await step('networks', () => parts.swapNetworks(next))
   await step('tls', () => {

@@ -51,7 +51,7 @@ const LIMIT_MODES = {
   maxInjectedBacklogBytes: 'live',
 } as const satisfies Record<keyof Config['limits'], ReloadMode>
 
-const AUDIT_MODES = { sinks: 'restart', recentEvents: 'restart' } as const satisfies Record<keyof Config['audit'], ReloadMode>
+const AUDIT_MODES = { sinks: 'live', recentEvents: 'restart' } as const satisfies Record<keyof Config['audit'], ReloadMode>
 
 export const RELOAD_MODES = {
   listeners: 'live',

@@ -50,6 +50,11 @@ export async function createAuditSinks(
   return sinks
 }
 
+/** One sink under a name the caller chose (a reload adds sinks beside running ones: audit/sink-set.ts). */
+export function createAuditSink(spec: AuditSinkSpec, name: string, context: AuditSinksContext = {}): Promise<AuditSink> {
+  return createSink(spec, name, context)
+}
+
 async function createSink(spec: AuditSinkSpec, name: string, context: AuditSinksContext): Promise<AuditSink> {
   switch (spec.kind) {
     case 'stdout':
