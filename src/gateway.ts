@@ -292,10 +292,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     // If a later listener cannot start, the earlier ones must not keep the failed process alive.
     cleanups.push(() => Promise.all([...listeners.values()].map((l) => { l.destroyAll(); return l.stopAccepting() })).then(() => undefined))
     const sharedPorts = workerListenPorts()
-    // `shared`: at start, a worker binds the port the primary reserved for this listener name
-    // (SO_REUSEPORT); a listener a reload adds or changes listens as usual (the cluster module
-    // shares it between workers).
-    const startListener = async (listenerConfig: ListenerConfig, index: number, shared: boolean): Promise<Listener> => {
+    // `shared`: a worker binds the port the primary reserved for this listener name (SO_REUSEPORT)
+    // at start, and again when a reload changes the listener's other settings: the other workers
+    // keep their sockets on that port meanwhile, so it is never unserved (and a plain bind beside
+    // their SO_REUSEPORT sockets would fail). A listener a reload adds, or moves to another host or
+    // port, listens as usual (the cluster module shares it between workers).
+    const startedAs = new Map(config.listeners.map((l) => [l.name, `${l.host}:${l.port}`]))
+    const startListener = async (listenerConfig: ListenerConfig, index: number, atStart: boolean): Promise<Listener> => {
+      const shared = atStart || startedAs.get(listenerConfig.name) === `${listenerConfig.host}:${listenerConfig.port}`
       const reusePort = shared ? sharedPorts.get(listenerConfig.name) : undefined
       const target = { what: `listener "${listenerConfig.name}"`, portKey: `listeners[${index}].port`, hostKey: `listeners[${index}].host`, host: listenerConfig.host, port: listenerConfig.port }
       const listener = await listenOrExplain(target, () => Listener.start(listenerConfig, deps, reusePort !== undefined ? { reusePort } : {}))

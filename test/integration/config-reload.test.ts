@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
 import type { IDisconnectPacket, MqttClient } from 'mqtt'
 import { parse, stringify } from 'yaml'
 import { deleteRedisKeys, serviceAvailable } from '../helpers/services'
@@ -248,6 +249,36 @@ t.test('with workers: 2, a SIGHUP to the primary reloads every worker: the added
     t.ok(c.connected, 'a session from before the reload is still connected')
     await roundTrip(c, topic)
   }
+
+  // A reload that changes the mqtts listener's settings (not its port): each worker restarts its
+  // own socket on the shared port in turn, so connections keep being accepted throughout.
+  const mqttsPort = g.ports.mqtts as number
+  let refused = 0
+  let accepted = 0
+  let probing = true
+  const prober = (async () => {
+    while (probing) {
+      await new Promise<void>((resolve) => {
+        const socket = netConnect({ host: '127.0.0.1', port: mqttsPort }, () => { accepted++; socket.destroy(); resolve() })
+        socket.once('error', () => { refused++; resolve() })
+      })
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  })()
+  seen = ''
+  const changed = original.listeners.map((l: Record<string, unknown>) => (l.name === 'mqtts' ? { ...l, proxyProtocol: { mode: 'off', trustedCidrs: ['192.0.2.0/24'] } } : l))
+  writeFileSync(configFile, stringify({ ...original, listeners: [...changed, { name: 'extra', protocol: 'mqtt', host: '127.0.0.1', port: 0 }] }))
+  g.child.kill('SIGHUP')
+  await waitUntilSeen(() => seen, /config reloaded[^\n]*\n[\s\S]*config reloaded/, 'both workers reporting the second reload')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  probing = false
+  await prober
+  t.notMatch(seen, /ADDRESS_IN_USE|reload failed/, 'no worker failed to listen again')
+  t.ok(accepted > 5, `connections were probed throughout (${accepted} accepted)`)
+  t.equal(refused, 0, 'none was refused while the workers restarted the changed listener')
+  const after = await fx.connect(await fx.device('after-listener-change'))
+  clients.push(after)
+  t.ok(after.connected, 'the changed listener serves MQTT sessions')
 })
 
 async function waitUntilSeen(text: () => string, pattern: RegExp, what: string): Promise<void> {
