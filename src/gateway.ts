@@ -17,6 +17,7 @@ import { guardUnhandledRejections } from './observability/rejection-guard'
 import { AuditLog } from './audit/audit-log'
 import { createAuditSinks } from './audit/sinks'
 import { AuditSinkSet } from './audit/sink-set'
+import { watchConfigFile } from './config/watch-file'
 import { createAuditQuery } from './audit/query'
 import { loadOrCreateRootKey, type RootAccessKey } from './admin/root-key'
 import { AccessKeyService } from './auth/access-keys'
@@ -337,6 +338,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       },
     }))
     logger.info({ admin: adminUrl, store: config.store.kind, processId, rootKey: rootAccessKey.file ?? rootAccessKey.source }, 'portcullis started')
+    // `reload.watchFile` (a mounted ConfigMap): a changed file reloads as a SIGHUP would; with
+    // workers, each watches it itself.
+    const watchedFile = options.reloadFrom?.file
+    if (config.reload.watchFile && watchedFile !== undefined) {
+      cleanups.push(watchConfigFile(watchedFile, () => {
+        void reloader.reload({ kind: 'file' })
+      }))
+    }
     // A rotation a crash (or a stop) left unfinished carries on now, beside the data path.
     keyRotation.resumeIfUnfinished()
 

@@ -65,6 +65,7 @@ export const RELOAD_MODES = {
   shutdown: 'live',
   workers: 'restart',
   masterKey: 'restart',
+  reload: 'restart',
   keyRotation: 'restart',
   log: 'live',
   demo: 'restart',

@@ -25,6 +25,8 @@ export type ReloadResult = (typeof RELOAD_RESULTS)[number]
 
 export type ReloadTrigger =
   | { readonly kind: 'signal' }
+  /** `reload.watchFile`: the config file's content changed (config/watch-file.ts). */
+  | { readonly kind: 'file' }
   | { readonly kind: 'admin'; readonly accessKeyId?: string; readonly source: AuditSource; readonly requestId: string }
 
 /** What the gateway applies; it answers the paths it applied and throws when one step fails. */
@@ -138,6 +140,8 @@ export class ConfigReloader {
     this.counter.inc({ result: outcome.result })
     const actor: AuditActor = trigger.kind === 'signal'
       ? { kind: 'system', id: 'SIGHUP' }
+      : trigger.kind === 'file'
+      ? { kind: 'system', id: 'config-file' }
       : { kind: 'accessKey', ...(trigger.accessKeyId !== undefined ? { id: trigger.accessKeyId } : {}) }
     const details: Record<string, unknown> = {
       trigger: trigger.kind,

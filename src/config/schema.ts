@@ -263,6 +263,12 @@ export const configSchema = z.strictObject({
     drainTimeoutMs: z.number().int().min(0).default(10_000),
   }).default({ readinessDelayMs: 0, drainTimeoutMs: 10_000 }),
   workers: z.union([z.number().int().positive(), z.literal('auto')]).default(1),
+  /**
+   * `watchFile`: the gateway re-reads its config file when its content changes (polled every 2 s),
+   * as a SIGHUP would — for a mounted ConfigMap, which Kubernetes updates in place (the chart's
+   * `configRollout: reload`).
+   */
+  reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),
   masterKey: masterKey.optional(),
   keyRotation: keyRotation.default({ batchSize: 50, pauseMs: 0 }),
   log: z.strictObject({

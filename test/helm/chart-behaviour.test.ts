@@ -69,6 +69,18 @@ t.test('the pod template\'s checksum follows portcullis.yaml and the chart-made 
   t.equal(annotations(render('sentinel'))['checksum/secret'], undefined, 'no secret checksum for an existingSecret (the chart cannot read it: no lookup)')
 })
 
+t.test('configRollout: reload keeps the pods on a config change and has the gateways re-read the ConfigMap', async (t) => {
+  if (!goAvailable(t)) return
+  const annotations = (r: Rendered): Record<string, string> => one(r, 'Deployment').spec.template.metadata.annotations
+  const config = (r: Rendered): Record<string, any> => parseYaml(one(r, 'ConfigMap').data['portcullis.yaml'] as string) as Record<string, any>
+  t.same(config(render('minimal')).reload, { watchFile: false }, 'restart (the default): the file is read at start only')
+  const reloading = render('minimal', { configRollout: 'reload' })
+  t.equal(annotations(reloading)['checksum/config'], undefined, 'no config checksum: a config change does not roll the pods')
+  t.ok(annotations(reloading)['checksum/secret'] !== undefined, 'a Secret change still does')
+  t.same(config(reloading).reload, { watchFile: true }, 'each gateway watches its mounted portcullis.yaml')
+  t.same(configSchema.parse(config(reloading)).reload, { watchFile: true }, 'which the gateway\'s own schema accepts')
+})
+
 t.test('terminationGracePeriodSeconds covers readinessDelayMs + drainTimeoutMs as the gateway reads them', async (t) => {
   if (!goAvailable(t)) return
   const cases: Array<[string, Record<string, unknown>]> = [
@@ -262,7 +274,7 @@ t.test('HPA, NetworkPolicy and monitoring objects point at what the chart made',
 
 t.test('config takes exactly the gateway\'s top-level keys the chart does not set itself', async (t) => {
   const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as { properties: { config: { properties: Record<string, unknown> } } }
-  const chartKeys = ['listeners', 'admin', 'store', 'shutdown']
+  const chartKeys = ['listeners', 'admin', 'store', 'shutdown', 'reload']
   const allowed = Object.keys(schema.properties.config.properties)
   const gateway = Object.keys(configSchema.shape).filter((k) => k !== 'demo')
   t.same([...allowed, ...chartKeys].sort(), [...gateway, 'tls'].filter((k, i, a) => a.indexOf(k) === i).sort(),

@@ -284,3 +284,35 @@ t.test('with workers: 2, a SIGHUP to the primary reloads every worker: the added
 async function waitUntilSeen(text: () => string, pattern: RegExp, what: string): Promise<void> {
   await valueWithin(() => pattern.test(text()), 15_000, what)
 }
+
+t.test('reload.watchFile: a changed config file is applied by itself, as a mounted ConfigMap is', async (t) => {
+  if (!(await serviceAvailable(t, 'redis', 6379))) return
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-reload-watch-'))
+  const certsDir = join(dir, 'certs')
+  await writeDevPki(certsDir)
+  const redisPrefix = `portcullis-test:${unique('reloadf')}:`
+  const env = {
+    PORTCULLIS_ROOT_ACCESS_KEY_ID: 'PCROOTRELOADWATCH',
+    PORTCULLIS_ROOT_ACCESS_KEY_SECRET: randomBytes(24).toString('base64url'),
+    PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64'),
+  }
+  const g = await startGatewayProcess({ name: 'f', dir, certsDir, redisPrefix, env, config: { reload: { watchFile: true } } })
+  t.teardown(async () => {
+    await g.stop()
+    await deleteRedisKeys(redisPrefix)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const configFile = join(dir, 'f.yaml')
+  const original = parse(readFileSync(configFile, 'utf8')) as Record<string, any>
+  const reloads = (): Array<Record<string, any>> => readFileSync(join(dir, 'f-audit.jsonl'), 'utf8').split('\n').filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>).filter((e) => e.type === 'admin.config.reload')
+  writeFileSync(configFile, stringify({ ...original, listeners: [...original.listeners, { name: 'watched', protocol: 'mqtt', host: '127.0.0.1', port: 0 }] }))
+  const event = await valueWithin(() => reloads()[0], 10_000, 'a reload after the file changed')
+  t.match(event, { outcome: 'success', actor: { kind: 'system', id: 'config-file' }, details: { trigger: 'file', changes: [{ path: 'listeners[watched]', kind: 'added' }] } })
+  writeFileSync(configFile, readFileSync(configFile))
+  await new Promise((resolve) => setTimeout(resolve, 4500))
+  t.equal(reloads().length, 1, 'the same bytes written again are not a change')
+  writeFileSync(configFile, stringify({ ...original, listeners: [{ ...original.listeners[0], port: 'eighty' }] }))
+  const refused = await valueWithin(() => reloads()[1], 10_000, 'a refused reload')
+  t.match(refused, { outcome: 'failure', reason: 'CONFIG_INVALID', details: { trigger: 'file' } }, 'a broken file is refused and the running config kept')
+})

@@ -149,6 +149,7 @@ keys win; values.schema.json refuses them in `config` anyway).
   "store" (include "portcullis.store" . | fromYaml)
   "tls" $tls
   "shutdown" (dict "readinessDelayMs" (int .Values.shutdown.readinessDelayMs) "drainTimeoutMs" (int .Values.shutdown.drainTimeoutMs))
+  "reload" (dict "watchFile" (eq .Values.configRollout "reload"))
 -}}
 {{- toYaml (mergeOverwrite (dict) (deepCopy .Values.config) $chart) -}}
 {{- end -}}
