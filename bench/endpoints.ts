@@ -9,9 +9,10 @@ import type { DecisionCounts } from './servers/portcullis'
  * same TLS as HAProxy (both with and without client certificates) in the simplest Node proxy.
  * `portcullisEnforce` is a second gateway configured as `portcullis` but with `authorization:
  * enforce` and 50-statement policies on both instances (issue 11): the cost of authorization is
- * its figures divided by `portcullis`'s, measured in the same run.
+ * its figures divided by `portcullis`'s, measured in the same run. `portcullisWorkers` is a third
+ * gateway with `workers: 2` sharing a Redis store, for the reconnect storm (issue 15).
  */
-export const ENDPOINT_IDS = ['direct', 'haproxyMtls', 'haproxyTls', 'nodePipe', 'portcullis', 'portcullisEnforce'] as const
+export const ENDPOINT_IDS = ['direct', 'haproxyMtls', 'haproxyTls', 'nodePipe', 'portcullis', 'portcullisEnforce', 'portcullisWorkers'] as const
 export type EndpointId = (typeof ENDPOINT_IDS)[number]
 
 export const ENDPOINT_LABELS: Record<EndpointId, string> = {
@@ -21,7 +22,11 @@ export const ENDPOINT_LABELS: Record<EndpointId, string> = {
   nodePipe: 'Node TLS pipe',
   portcullis: 'Portcullis',
   portcullisEnforce: 'Portcullis enforce',
+  portcullisWorkers: 'Portcullis, 2 workers',
 }
+
+/** Workers of the `portcullisWorkers` endpoint (config `workers: 2`, Redis store; issue 15). */
+export const PORTCULLIS_WORKERS = 2
 
 export interface Endpoint {
   id: EndpointId
@@ -37,4 +42,6 @@ export interface Endpoint {
    * measurement, they show that every message was decided, not waved through.
    */
   decisions?: () => Promise<DecisionCounts>
+  /** The gateway's audit file (JSON lines), where it has one: its own account of what it refused. */
+  auditFile?: string
 }

@@ -1,4 +1,5 @@
 import { ENDPOINT_IDS, type EndpointId } from './endpoints'
+import { DEFAULT_BACKOFF, type Backoff } from './load/backoff'
 
 /**
  * Bench modes (issue 5): `--quick` finishes in under two minutes on a 2-core machine; the full
@@ -47,12 +48,36 @@ export interface BenchOptions {
    * measurement; the servers of the others are not started.
    */
   endpoints: readonly EndpointId[]
+  /**
+   * Whether --endpoints named them. By default `portcullisWorkers` (the gateway with `workers: 2`)
+   * takes part in the storm only and `portcullisEnforce` in everything but the storm; named, they
+   * take part in every measurement asked for.
+   */
+  endpointsNamed: boolean
+  /** Reconnect storm (issue 15): devices that connect at once (`--storm N`). */
+  stormDevices: number
+  /** Distinct client certificates, reused round-robin; undefined = one per device (`--storm-certs K`). */
+  stormCerts: number | undefined
+  /** Generator processes the devices are dealt to (all on the generator core). */
+  stormProcesses: number
+  /** The storm gives up on devices not connected by then, ms after its start. */
+  stormDeadlineMs: number
+  /** A device's limit for one attempt, TCP connect → CONNACK (mqtt.js `connectTimeout`: 30 s). */
+  stormAttemptTimeoutMs: number
+  stormBackoff: Backoff
+  /**
+   * Connect every device once before the storm (unmeasured) so that the endpoint knows the fleet,
+   * as before an outage; `--storm-cold` storms a fleet the endpoint has never seen.
+   */
+  stormPrime: boolean
+  /** Priming connections in flight per generator process. */
+  stormPrimeConcurrency: number
 }
 
-export const MEASUREMENTS = ['idle', 'throughput', 'connect', 'latency'] as const
+export const MEASUREMENTS = ['idle', 'throughput', 'connect', 'latency', 'storm'] as const
 export type Measurement = (typeof MEASUREMENTS)[number]
 
-type Choices = 'verbose' | 'only' | 'workers' | 'endpoints'
+type Choices = 'verbose' | 'only' | 'workers' | 'endpoints' | 'endpointsNamed' | 'stormCerts' | 'stormPrime'
 
 const QUICK: Omit<BenchOptions, Choices> = {
   mode: 'quick',
@@ -69,6 +94,12 @@ const QUICK: Omit<BenchOptions, Choices> = {
   latencyMs: 1500,
   latencyPayload: 64,
   idleConnections: 1000,
+  stormDevices: 500,
+  stormProcesses: 2,
+  stormDeadlineMs: 60_000,
+  stormAttemptTimeoutMs: 30_000,
+  stormBackoff: DEFAULT_BACKOFF,
+  stormPrimeConcurrency: 16,
 }
 
 const FULL: Omit<BenchOptions, Choices> = {
@@ -82,6 +113,8 @@ const FULL: Omit<BenchOptions, Choices> = {
   connectWarmupMs: 2000,
   latencyMs: 8000,
   idleConnections: 10_000,
+  stormDevices: 5000,
+  stormDeadlineMs: 180_000,
 }
 
 export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verbose]
@@ -90,6 +123,9 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verb
   --only LIST some of idle,throughput,connect,latency (default all)
   --workers N Portcullis with N worker processes sharing a Redis store (default 1)
   --endpoints LIST some of ${ENDPOINT_IDS.join(',')} (default all), measured in that order
+  --storm [N] the reconnect storm only (with --only: as well), N devices (default 5,000; quick 500)
+  --storm-certs K  K distinct client certificates reused round-robin (default one per device)
+  --storm-cold     no priming: the storm's devices are new to the endpoint
   --verbose   progress on stderr`
 
 export function parseOptions(argv: readonly string[]): BenchOptions | { error: string } {
@@ -99,6 +135,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
   let only: Measurement[] = [...MEASUREMENTS]
   let workers = 1
   let endpoints: EndpointId[] = [...ENDPOINT_IDS]
+  let endpointsNamed = false
+  let onlyNamed = false
+  let storm: number | 'default' | undefined
+  let stormCerts: number | undefined
+  let stormPrime = true
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--quick') base = QUICK
@@ -109,10 +150,25 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
       const unknown = names.filter((n) => !(MEASUREMENTS as readonly string[]).includes(n))
       if (unknown.length > 0 || names.length === 0) return { error: `--only takes ${MEASUREMENTS.join(',')}` }
       only = names as Measurement[]
+      onlyNamed = true
     } else if (arg === '--endpoints') {
       const names = (argv[++i] ?? '').split(',')
       if (names.some((n) => !(ENDPOINT_IDS as readonly string[]).includes(n))) return { error: `--endpoints takes ${ENDPOINT_IDS.join(',')}` }
       endpoints = names as EndpointId[]
+      endpointsNamed = true
+    } else if (arg === '--storm') {
+      // The count is optional: `--storm --quick` is the quick storm's default.
+      const n = argv[i + 1]
+      if (n !== undefined && /^\d+$/.test(n)) {
+        storm = Number(n)
+        i++
+        if (storm < 1) return { error: '--storm needs a positive integer' }
+      } else storm = 'default'
+    } else if (arg === '--storm-certs') {
+      stormCerts = Number(argv[++i])
+      if (!Number.isInteger(stormCerts) || stormCerts < 1) return { error: '--storm-certs needs a positive integer' }
+    } else if (arg === '--storm-cold') {
+      stormPrime = false
     } else if (arg === '--workers') {
       workers = Number(argv[++i])
       if (!Number.isInteger(workers) || workers < 1) return { error: '--workers needs a positive integer' }
@@ -121,5 +177,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
       if (!Number.isInteger(idle) || idle < 1) return { error: '--idle needs a positive integer' }
     } else return { error: `unknown argument ${arg ?? ''}` }
   }
-  return { ...base, ...(idle !== undefined ? { idleConnections: idle } : {}), verbose, only, workers, endpoints }
+  if (storm !== undefined && !onlyNamed) only = ['storm']
+  else if (storm !== undefined && !only.includes('storm')) only = [...only, 'storm']
+  return {
+    ...base,
+    ...(idle !== undefined ? { idleConnections: idle } : {}),
+    ...(typeof storm === 'number' ? { stormDevices: storm } : {}),
+    verbose, only, workers, endpoints, endpointsNamed, stormCerts, stormPrime,
+  }
 }

@@ -56,3 +56,21 @@ export function affinityOf(pid: number): string {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return /^Cpus_allowed_list:\s+(\S+)$/m.exec(status)?.[1] ?? '?'
 }
+
+/**
+ * CPU time every core of the machine has been busy so far (user, nice, system, irq, softirq,
+ * steal from the `cpu` line of /proc/stat), in µs: over a window, minus what the bench's own
+ * processes used, it is how busy the shared machine was with other people's work.
+ */
+export function machineBusyMicros(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+  const f = line.trim().split(/\s+/).slice(1).map(Number)
+  const ticks = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)
+  return (ticks * 1e6) / clockTicks()
+}
+
+/** Sockets in TIME_WAIT on the machine (/proc/net/sockstat `tw`): a storm's retries need free ports. */
+export function timeWaitSockets(): number {
+  const m = /^TCP:.*\btw (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'))
+  return m === null ? 0 : Number(m[1])
+}

@@ -44,15 +44,19 @@ export class Results {
   }
 
   markdown(): string {
-    const header = ['measurement', ...ENDPOINT_IDS.map((id) => ENDPOINT_LABELS[id]), ...RATIO_COLUMNS.map((c) => c.header)]
+    // The 2-worker gateway is measured in the storm (its own table) unless named: no empty column.
+    const ids = ENDPOINT_IDS.filter((id) => !OPTIONAL_COLUMNS.has(id) || this.rows.some((r) => r.values[id] !== undefined))
+    const header = ['measurement', ...ids.map((id) => ENDPOINT_LABELS[id]), ...RATIO_COLUMNS.map((c) => c.header)]
     const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`]
     for (const row of this.rows) {
-      const cells = [...ENDPOINT_IDS.map((id) => fmt(row.values[id], row.decimals)), ...RATIO_COLUMNS.map((c) => c.cell(row))]
+      const cells = [...ids.map((id) => fmt(row.values[id], row.decimals)), ...RATIO_COLUMNS.map((c) => c.cell(row))]
       lines.push(`| ${row.label} (${row.unit}) | ${cells.join(' | ')} |`)
     }
     return lines.join('\n')
   }
 }
+
+const OPTIONAL_COLUMNS: ReadonlySet<EndpointId> = new Set(['portcullisWorkers'])
 
 /** One endpoint's figure divided by another's, where both were measured. */
 export function ratio(row: Pick<Row, 'values'>, over: EndpointId, under: EndpointId): number | undefined {
@@ -85,7 +89,7 @@ const RATIO_COLUMNS: ReadonlyArray<{ header: string; cell(row: Row): string }> =
   { header: 'enforce ÷ off', cell: (row) => ratio(row, 'portcullisEnforce', 'portcullis')?.toFixed(2) ?? '—' },
 ]
 
-function fmt(value: number | undefined, decimals: number): string {
+export function fmt(value: number | undefined, decimals: number): string {
   if (value === undefined) return '—'
   return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
 }

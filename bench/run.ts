@@ -12,17 +12,21 @@
  * Authorization (issue 11): a second Portcullis, `portcullisEnforce`, configured as the first but
  * enforcing 50-statement policies; its figures over the first's are the cost of enforcement
  * (authorization.ts), with the decision's own cost measured alone (policy-decision.ts).
+ *
+ * Reconnect storm (issue 15): N devices with client certificates of their own connect at once and
+ * retry with backoff (scenarios/storm.ts), against HAProxy, the pipe, Portcullis and a third
+ * gateway with `workers: 2` (`portcullisWorkers`), each after the other measurements.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { auditCounts, authorizationMarkdown, summarizeAuthorization, type AuditCounts, type AuthorizationSummary } from './authorization'
-import { ENDPOINT_LABELS, type Endpoint, type EndpointId } from './endpoints'
+import { ENDPOINT_LABELS, PORTCULLIS_WORKERS, type Endpoint, type EndpointId } from './endpoints'
 import type { AmqpAuth, Target } from './load/target'
 import { LoadWorker } from './load/worker-client'
 import { describeMachine, hasCommand, openFileLimit, pinSelf, reachable } from './machine'
 import { parseOptions, USAGE, type BenchOptions } from './options'
-import { createBenchPki } from './pki'
+import { createBenchPki, createDeviceCertificates } from './pki'
 import { measurePolicyDecision, type PolicyDecisionFigures } from './policy-decision'
 import { affinityOf } from './proc-stats'
 import { Results, type RowSpec } from './results'
@@ -31,6 +35,8 @@ import type { Measurement } from './options'
 import type { BenchContext } from './scenarios/context'
 import { idleMemory } from './scenarios/idle'
 import { latency } from './scenarios/latency'
+import { reconnectStorm, type StormEndpointResult } from './scenarios/storm'
+import { stormMarkdown, type StormReport } from './storm-report'
 import { throughput } from './scenarios/throughput'
 import type { ServerProcess } from './servers/child'
 import { HAPROXY_INSTALL, haproxyVersion, startHaproxy } from './servers/haproxy'
@@ -40,6 +46,7 @@ import { AMQP_HOSTNAME, AMQP_INSTANCE, configurePortcullis, MQTT_HOSTNAME, MQTT_
 
 const ROOT = join(__dirname, '../..')
 const RABBITMQ = { host: '127.0.0.1', port: 5672, username: 'guest', password: 'guest' }
+const REDIS = { host: '127.0.0.1', port: 6379 }
 const SERVER_CORE = 0
 /** Descriptors a proxy keeps besides its connections (listeners, files, the admin API…). */
 const FD_MARGIN = 256
@@ -60,11 +67,13 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'))
   let receiver: LoadWorker | undefined
   let sender: LoadWorker | undefined
+  let stormPool: LoadWorker[] = []
   // Ctrl-C must not leave a pinned HAProxy, Mosquitto or gateway behind.
   const interrupt = (signal: NodeJS.Signals): void => {
     err(`bench: ${signal}, stopping the servers`)
     receiver?.stop()
     sender?.stop()
+    for (const w of stormPool) w.stop()
     void Promise.all(servers.map((s) => s.stop())).finally(() => {
       rmSync(dir, { recursive: true, force: true })
       process.exit(130)
@@ -101,6 +110,13 @@ async function main(): Promise<number> {
       results.note(`idle connections lowered from ${idle} to ${maxIdle}: the open-file limit is ${fd.soft} (hard ${fd.hard}) and a proxy holds two descriptors per connection; raise it first (\`ulimit -n ${2 * idle + FD_MARGIN}\`, which needs a hard limit at least that high).`)
       idle = maxIdle
     }
+    const want = (m: Measurement): boolean => options.only.includes(m)
+    // Each storm device is two descriptors in the proxy too; the soft limit is the hard one here.
+    let stormDevices = options.stormDevices
+    if (want('storm') && stormDevices > maxIdle) {
+      results.note(`storm devices lowered from ${stormDevices} to ${maxIdle}: the open-file limit is ${fd.soft} (hard ${fd.hard}) and a proxy holds two descriptors per device; raise it first (\`ulimit -n ${2 * stormDevices + FD_MARGIN}\`).`)
+      stormDevices = maxIdle
+    }
 
     // ── servers ─────────────────────────────────────────────────────────────────────────────
     const core = pinning ? SERVER_CORE : -1
@@ -110,6 +126,8 @@ async function main(): Promise<number> {
     servers.push(mosquitto)
     const rabbitmqAuth: AmqpAuth = { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password }
     const wanted = (id: EndpointId): boolean => options.endpoints.includes(id)
+      // The 2-worker gateway is for the storm unless named; named or not, it needs Redis.
+      && (id !== 'portcullisWorkers' || options.endpointsNamed || want('storm'))
     const endpoints: Endpoint[] = []
     if (wanted('direct')) endpoints.push({
       id: 'direct', pids: [],
@@ -146,12 +164,18 @@ async function main(): Promise<number> {
     // The same gateway twice, alike but for authorization: its data directory, config and audit
     // file its own, the same certificates and brokers.
     let enforced: { auditFile: string; output: () => string } | undefined
-    for (const id of ['portcullis', 'portcullisEnforce'] as const) {
+    for (const id of ['portcullis', 'portcullisEnforce', 'portcullisWorkers'] as const) {
       if (!wanted(id)) continue
       const enforce = id === 'portcullisEnforce'
+      const workers = id === 'portcullisWorkers' ? PORTCULLIS_WORKERS : options.workers
+      if (workers > 1 && !(await reachable(REDIS.host, REDIS.port))) {
+        err(`bench: Redis is not reachable on ${REDIS.host}:${REDIS.port}; ${ENDPOINT_LABELS[id]} (workers: ${workers}) needs it and is skipped.`)
+        results.note(`${ENDPOINT_LABELS[id]} skipped: workers: ${workers} needs Redis on ${REDIS.host}:${REDIS.port}.`)
+        continue
+      }
       const p = await startPortcullis({
-        name: enforce ? 'portcullis-enforce' : 'portcullis',
-        dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers: options.workers,
+        name: enforce ? 'portcullis-enforce' : id === 'portcullisWorkers' ? 'portcullis-workers' : 'portcullis',
+        dir, core: pinnedCore, serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey, workers,
       })
       servers.push(p)
       let accessKey: Awaited<ReturnType<typeof configurePortcullis>>
@@ -170,7 +194,7 @@ async function main(): Promise<number> {
       }
       if (enforce) enforced = { auditFile: p.auditFile, output: () => p.output() }
       endpoints.push({
-        id, pids: [p.pid, ...p.workerPids()],
+        id, pids: [p.pid, ...p.workerPids()], auditFile: p.auditFile,
         mqtt: mqttAt(p.mqttPort), tlsOnly: tlsOnlyAt(p.mqttPort), ...amqpAt(p.amqpPort, { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey }),
         ...(enforce ? { decisions: () => p.admin.decisions() } : {}),
       })
@@ -195,22 +219,47 @@ async function main(): Promise<number> {
     // ── measurements: one endpoint after the other within each, so conditions stay alike ──
     // Idle memory first, on fresh processes: after the throughput runs a proxy's heap has grown and
     // the RSS delta of new connections would hide in memory freed earlier.
-    const want = (m: Measurement): boolean => options.only.includes(m)
-    if (want('idle')) for (const ep of endpoints) await idleMemory(ctx, ep, idle)
+    // Not named, the 2-worker gateway takes part in the storm only and the enforced one in all but it.
+    const general = endpoints.filter((ep) => ep.id !== 'portcullisWorkers' || options.endpointsNamed)
+    if (want('idle')) for (const ep of general) await idleMemory(ctx, ep, idle)
     if (want('throughput')) {
       // Unmeasured: what it records goes to a Results nobody reads.
       if (options.throughputWarmupMs > 0) {
         const warmup: BenchContext = { ...ctx, results: new Results(), options: { ...options, throughputMs: options.throughputWarmupMs } }
-        for (const ep of endpoints) {
+        for (const ep of general) {
           await throughput(warmup, 'mqtt', 64, ep)
           if (amqpUp) await throughput(warmup, 'amqp', 64, ep)
         }
       }
-      for (const size of options.mqttPayloads) for (const ep of endpoints) await throughput(ctx, 'mqtt', size, ep)
-      if (amqpUp) for (const size of options.amqpPayloads) for (const ep of endpoints) await throughput(ctx, 'amqp', size, ep)
+      for (const size of options.mqttPayloads) for (const ep of general) await throughput(ctx, 'mqtt', size, ep)
+      if (amqpUp) for (const size of options.amqpPayloads) for (const ep of general) await throughput(ctx, 'amqp', size, ep)
     }
-    if (want('connect')) for (const c of CONNECT_CASES) for (const ep of endpoints) await connectRate(ctx, c, ep)
-    if (want('latency')) for (const ep of endpoints) await latency(ctx, ep)
+    if (want('connect')) for (const c of CONNECT_CASES) for (const ep of general) await connectRate(ctx, c, ep)
+    if (want('latency')) for (const ep of general) await latency(ctx, ep)
+    let storm: StormReport | undefined
+    if (want('storm')) {
+      const stormEndpoints = endpoints.filter((ep) => ep.mqtt?.tls?.cert !== undefined && (ep.id !== 'portcullisEnforce' || options.endpointsNamed))
+      const certificates = Math.min(options.stormCerts ?? stormDevices, stormDevices)
+      const issued = Date.now()
+      const certs = await createDeviceCertificates(pki.clientCa, certificates)
+      ctx.log(`${certificates} device certificates issued in ${Date.now() - issued} ms`)
+      stormPool = Array.from({ length: options.stormProcesses }, (_, i) => new LoadWorker(`storm-${i + 1}`))
+      const done: StormEndpointResult[] = []
+      for (const ep of stormEndpoints) {
+        try {
+          const r = await reconnectStorm(ctx, ep, { certs, devices: stormDevices }, stormPool, { brokerPid: mosquitto.pid, ...(ep.auditFile !== undefined ? { auditFile: ep.auditFile } : {}) })
+          if (r !== undefined) done.push(r)
+        } catch (e) {
+          results.note(`reconnect storm, ${ep.id}: ${e instanceof Error ? e.message : String(e)}`)
+        }
+      }
+      for (const w of stormPool) w.stop()
+      stormPool = []
+      storm = {
+        devices: stormDevices, certificates, processes: options.stormProcesses, primed: options.stormPrime,
+        attemptTimeoutMs: options.stormAttemptTimeoutMs, deadlineMs: options.stormDeadlineMs, backoff: options.stormBackoff, endpoints: done,
+      }
+    }
     let authorization: AuthorizationSummary | undefined
     if (enforced !== undefined) authorization = await authorizationRow(results, enforced)
 
@@ -220,16 +269,18 @@ async function main(): Promise<number> {
       `Portcullis bench, ${options.mode} mode, ${new Date(started).toISOString()}, ${seconds.toFixed(0)} s`,
       `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.mosquitto ?? 'mosquitto'}, ${machine.haproxy ?? 'no HAProxy'}`,
       `Placement: ${placement.join('; ')}`,
+      ...(storm !== undefined ? [`Storm: ${storm.devices} devices, ${storm.certificates} client certificates, ${storm.processes} generator processes, ${storm.primed ? 'primed' : 'cold'}; generator soft open-file limit ${fd.soft}.`] : []),
       `Load: ${options.publishers} publishers × QoS0 for ${options.throughputMs} ms per size; connection rate ${options.connectConcurrency} in flight for ${options.connectMs} ms after ${options.connectWarmupMs} ms unmeasured; round trip ${options.latencyRate} msg/s for ${options.latencyMs} ms; ${idle} idle connections. Certificates ECDSA P-256, TLS 1.3.`,
     ]
     out(heading.join('\n') + '\n')
-    out(results.markdown())
+    if (results.rows.length > 0) out(results.markdown())
+    if (storm !== undefined) out('\n' + stormMarkdown(storm))
     if (authorization !== undefined) out('\n' + authorizationMarkdown(authorization))
     if (results.notes.length > 0) out('\nNotes:\n' + results.notes.map((n) => `- ${n}`).join('\n'))
     const resultsDir = join(ROOT, 'bench/results')
     mkdirSync(resultsDir, { recursive: true })
     const file = join(resultsDir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`)
-    const json = JSON.stringify({ started: new Date(started).toISOString(), seconds, options: { ...options, idleConnections: idle }, machine, placement, endpoints: ENDPOINT_LABELS, rows: results.rows, notes: results.notes, details: results.details, instances: { mqtt: MQTT_INSTANCE, amqp: AMQP_INSTANCE }, ...(authorization !== undefined ? { authorization } : {}) }, null, 2)
+    const json = JSON.stringify({ started: new Date(started).toISOString(), seconds, options: { ...options, idleConnections: idle }, machine, placement, endpoints: ENDPOINT_LABELS, rows: results.rows, notes: results.notes, details: results.details, instances: { mqtt: MQTT_INSTANCE, amqp: AMQP_INSTANCE }, ...(authorization !== undefined ? { authorization } : {}), ...(storm !== undefined ? { storm } : {}) }, null, 2)
     writeFileSync(file, json + '\n')
     writeFileSync(join(resultsDir, 'latest.json'), json + '\n')
     out(`\nJSON: ${file}`)
@@ -237,6 +288,7 @@ async function main(): Promise<number> {
   } finally {
     receiver?.stop()
     sender?.stop()
+    for (const w of stormPool) w.stop()
     for (const s of servers.reverse()) await s.stop()
     rmSync(dir, { recursive: true, force: true })
   }

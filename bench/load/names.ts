@@ -17,6 +17,8 @@ export const CLIENT_ID_PREFIX = {
   connect: 'bc',
   /** Idle connections (followed by the generator's pid and '-'). */
   idle: 'bi',
+  /** Reconnect-storm devices (followed by the endpoint's first letters and '-', then the device number). */
+  storm: 'bs',
 } as const
 
 /** The first topic level of every MQTT topic the bench publishes to. */

@@ -1,6 +1,7 @@
 import { connectRate } from './connect-rate'
 import { closeIdle, openIdle } from './idle'
 import { roundTrip } from './latency'
+import { stormPrepare, stormPrime, stormRelease, stormRun } from './storm'
 import * as throughput from './throughput'
 
 /**
@@ -18,6 +19,10 @@ const OPS = {
   roundTrip,
   openIdle,
   closeIdle,
+  stormPrepare,
+  stormPrime,
+  stormRun,
+  stormRelease: async () => stormRelease(),
 } as const
 
 export type WorkerOps = typeof OPS

@@ -31,7 +31,7 @@ export function mqttBenchPolicy(instanceId: string): Statement[] {
   const bench: Statement[] = [
     // What the load does (bench/load/names.ts): its clientIds, `bench/<run>/<endpoint>/<what>`.
     allow(['mqtt:Connect'], [client(`${p.subscriber}*`), client(`${p.publisher}*`), client(`${p.latencySubscriber}*`), client(`${p.latencyPublisher}*`)]),
-    allow(['mqtt:Connect'], [client(`${p.connect}*`), client(`${p.idle}*`)]),
+    allow(['mqtt:Connect'], [client(`${p.connect}*`), client(`${p.idle}*`), client(`${p.storm}*`)]),
     allow(['mqtt:Publish'], [topic(`${root}/+/+/+`)]),
     allow(['mqtt:Subscribe'], [topic(`${root}/+/+/+`)]),
     allow(['mqtt:Receive'], [topic(`${root}/#`)]),

@@ -38,11 +38,11 @@ const READY = /^node-pipe ports (\{.*\})$/m
 export const formatReadyLine = (ports: NodePipePorts): string => `node-pipe ports ${JSON.stringify(ports)}`
 
 /** Starts node-pipe-main.js pinned to `core` and reads the ports it printed. */
-export async function startNodePipe(o: NodePipeConfig & { core: number }): Promise<NodePipe> {
-  const { core, ...config } = o
+export async function startNodePipe(o: NodePipeConfig & { core: number; nodeArgs?: readonly string[] }): Promise<NodePipe> {
+  const { core, nodeArgs, ...config } = o
   const server = await startPinned({
     name: 'node-pipe', core, command: process.execPath,
-    args: [join(__dirname, 'node-pipe-main.js'), JSON.stringify(config)],
+    args: [...(nodeArgs ?? []), join(__dirname, 'node-pipe-main.js'), JSON.stringify(config)],
     ready: (out) => READY.test(out),
   })
   const ports = JSON.parse(READY.exec(server.output())?.[1] ?? '{}') as NodePipePorts

@@ -45,6 +45,8 @@ export async function startPortcullis(o: {
   serverKeyFile: string
   /** `--workers N`: N > 1 runs node:cluster workers, which share state through Redis. */
   workers: number
+  /** Node options before the CLI (after BENCH_PORTCULLIS_NODE_ARGS), e.g. a diagnostic `--require`. */
+  nodeArgs?: readonly string[]
 }): Promise<Omit<Portcullis, 'accessKey'> & { admin: AdminClient; workerPids: () => number[]; auditFile: string }> {
   const name = o.name ?? 'portcullis'
   const config = join(o.dir, `${name}.yaml`)
@@ -71,7 +73,7 @@ export async function startPortcullis(o: {
     name, core: o.core, command: process.execPath,
     // BENCH_PORTCULLIS_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
     // (NODE_OPTIONS refuses --cpu-prof); the profile is written when the bench stops it.
-    args: [...(process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(ROOT, 'bin/portcullis.js'), 'start', '-c', config],
+    args: [...(process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), ...(o.nodeArgs ?? []), join(ROOT, 'bin/portcullis.js'), 'start', '-c', config],
     cwd: o.dir,
     env: {
       ...process.env,

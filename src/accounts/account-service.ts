@@ -30,7 +30,7 @@ const MAX_DISPLAY_NAME = 256
 const MAX_DEPTH = 64
 const EPOCH = new Date(0).toISOString()
 
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   id: z.string().regex(ACCOUNT_ID, 'letters, digits, _ . - (at most 64, starting with a letter or digit)'),
   displayName: z.string().min(1).max(MAX_DISPLAY_NAME).regex(/^[^\u0000-\u001f\u007f]*$/, 'no control characters').optional(),
   parentId: z.string().regex(ACCOUNT_ID, 'an account id').optional(),

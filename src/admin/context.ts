@@ -22,6 +22,8 @@ import { adminAuthorizer, type AdminAuthorizer } from './authorization/authorize
 import { adminKeyResolver } from './key-resolver'
 import type { RefusalAuditOptions } from './refusal-audit'
 import type { RootAccessKey } from './root-key'
+import type { KeyControl } from './routes/keys'
+import type { AdmissionDeps } from './routes/explain'
 import type { KeyResolver } from './signing'
 
 /**
@@ -68,6 +70,10 @@ export interface AdminContext {
    * a redis-stream sink is configured (createAuditQuery). Default: this process's `audit` ring.
    */
   auditQuery?: AuditQuery
+  /** `GET /v1/keys`, `POST /v1/keys/rotate` (routes/keys.ts); absent without a gateway (NOT_FOUND). */
+  keys?: KeyControl
+  /** `POST /v1/explain` (routes/explain.ts): the data path's deciders; absent without a gateway (NOT_FOUND). */
+  admission?: AdmissionDeps
   /** Aggregation of `admin.request.refused` events (default: per source and code per 60 s). */
   refusedRequestAudit?: RefusalAuditOptions
   /** SSE tuning of `/v1/audit/stream` (default: heartbeat 15 s, 1 MiB unsent per reader). */

@@ -19,6 +19,14 @@ export interface Page<T> {
   nextToken?: string
 }
 
+/** The schema of a page of `item` (what /openapi.json says a list call answers). */
+export function pageSchema<T extends z.ZodType>(item: T, title: string): z.ZodObject<{ items: z.ZodArray<T>; nextToken: z.ZodOptional<z.ZodString> }> {
+  return z.object({
+    items: z.array(item),
+    nextToken: z.string().optional().describe('present when more items follow: pass it back as `nextToken` for the next page'),
+  }).meta({ title })
+}
+
 export function paginate<T>(
   all: readonly T[],
   query: { limit?: number | undefined; nextToken?: string | undefined },

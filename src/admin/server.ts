@@ -7,6 +7,7 @@ import { requireAdminAction } from './authorization/route-action'
 import type { AdminContext } from './context'
 import { toErrorResponse } from './errors'
 import { errorLogFields } from './error-log'
+import { installOpenApi } from './openapi/install'
 import { RefusalAudit } from './refusal-audit'
 import { accessKeyRoutes } from './routes/access-keys'
 import { accountRoutes } from './routes/accounts'
@@ -16,8 +17,11 @@ import { caRoutes } from './routes/cas'
 import { configRoutes, type ConfigReload } from './routes/config'
 import { connectionRoutes } from './routes/connections'
 import { deviceRoutes } from './routes/devices'
+import { explainRoutes } from './routes/explain'
 import { healthRoutes } from './routes/health'
 import { instanceRoutes } from './routes/instances'
+import { keyRoutes } from './routes/keys'
+import { backendPasswordRoutes } from './routes/backend-password'
 import { policyRoutes } from './routes/policies'
 import { staticAccountRoutes } from './routes/static-accounts'
 
@@ -34,7 +38,13 @@ import { staticAccountRoutes } from './routes/static-accounts'
  * Every /v1 route declares its admin action in its route `config`; one without fails to register
  * (the onRoute hook below), so there is no route the authorization step does not decide.
  *
- * `/healthz`, `/readyz`, `/metrics` are unsigned, for probes and scrapers.
+ * `/healthz`, `/readyz`, `/metrics` are unsigned, for probes and scrapers; so are the API reference
+ * (`/openapi.json`, rendered at `/docs`) and the index at `/` (openapi/install.ts).
+ *
+ * Route schemas document, they do not validate or filter (openapi/operation.ts): every route
+ * declares its request and answers as the zod schemas its handler parses with, and fastify is
+ * told to accept every request (zod decides, in the handler, after the signature) and to answer
+ * with JSON.stringify (a response schema never drops a field silently).
  */
 export interface AdminServerOptions {
   /** The /v1 route plugins (default: v1Routes(ctx)); each route must declare its admin action. */
@@ -48,7 +58,7 @@ export function v1Routes(ctx: AdminContext, configReload?: ConfigReload): Fastif
   return [
     instanceRoutes(ctx), caRoutes(ctx), deviceRoutes(ctx), connectionRoutes(ctx), accessKeyRoutes(ctx),
     staticAccountRoutes(ctx), blacklistRoutes(ctx), auditRoutes(ctx), accountRoutes(ctx), policyRoutes(ctx),
-    configRoutes(configReload),
+    configRoutes(configReload), keyRoutes(ctx), backendPasswordRoutes(ctx), explainRoutes(ctx),
   ]
 }
 
@@ -62,6 +72,10 @@ export function createAdminServer(ctx: AdminContext, opts: AdminServerOptions = 
     // A stop must not wait on idle keep-alive sockets of admin clients.
     forceCloseConnections: true,
   })
+
+  app.setValidatorCompiler(() => () => true)
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
+  installOpenApi(app)
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
@@ -96,6 +110,7 @@ export function createAdminServer(ctx: AdminContext, opts: AdminServerOptions = 
   app.addHook('onClose', async () => refusals.close())
 
   app.register(healthRoutes(ctx))
+  app.register(import('./console')) // the web console at /console/: static files, unsigned (src/admin/console.ts)
   app.register(
     async (v1) => {
       v1.addHook('onRoute', requireAdminAction)

@@ -55,14 +55,16 @@ export class AuthorizationService {
 
   /**
    * The Connect decision for a client of an enforcing instance, or undefined when its instance
-   * does not enforce. An AMQP session is decided once its vhost is known (`s.vhost`).
+   * does not enforce. An AMQP session is decided once its vhost is known (`s.vhost`). `dryRun`:
+   * not counted in the decision metrics.
    */
-  connect(s: SessionIdentity): Decision | undefined {
+  connect(s: SessionIdentity, opts: { dryRun?: boolean } = {}): Decision | undefined {
     if (!this.enforces(s.instanceId)) return undefined
     const subject = subjectOf(s)
     const isMqtt = s.protocol === 'mqtt'
     const action = isMqtt ? 'mqtt:Connect' : 'amqp:Connect'
-    const tally = this.deps.counters.tally(s.protocol, action)
+    // A dry run (POST /v1/explain) decides the same way but is not a decision the metrics count.
+    const tally = opts.dryRun === true ? { allowed: 0, denied: 0 } : this.deps.counters.tally(s.protocol, action)
     if (subject.root) {
       tally.allowed++
       return { allowed: true, by: { policy: ROOT_ACCOUNT, statement: -1 } }

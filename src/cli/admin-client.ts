@@ -88,7 +88,8 @@ export class AdminClient {
         method, headers, ...(body !== undefined ? { body } : {}), ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
       })
     } catch (err) {
-      throw new CliError('ADMIN_UNREACHABLE', `cannot reach the admin API at ${this.target.url}: ${(err as Error).message}`)
+      if (opts.signal?.aborted === true) throw err
+      throw unreachable(this.target, err)
     }
   }
 
@@ -107,6 +108,17 @@ export class AdminClient {
     } while (nextToken !== undefined)
     return { items }
   }
+}
+
+/**
+ * fetch failed before any answer: name the URL, the system error (ECONNREFUSED, ENOTFOUND…) and
+ * where the URL came from, and say how to point the CLI elsewhere.
+ */
+function unreachable(target: AdminTarget, err: unknown): CliError {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause
+  const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (err as Error).message
+  const from = target.urlSource === undefined ? '' : ` (the URL is from ${target.urlSource})`
+  return new CliError('ADMIN_UNREACHABLE', `cannot reach the admin API at ${target.url} (${why}): is the gateway running? set --admin-url or PORTCULLIS_ADMIN_URL${from}`)
 }
 
 function toError(status: number, body: unknown): PortcullisError | CliError {

@@ -9,16 +9,16 @@ import type { CliIo } from './io'
 export const DEFAULT_CONFIG_FILE = 'portcullis.yaml'
 
 /**
- * Where admin commands send their calls and which key signs them (DESIGN §3): the environment
- * (PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID / _SECRET) first; else the local config
+ * Where admin commands send their calls and which key signs them (DESIGN §3): `--admin-url`, then
+ * the environment (PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID / _SECRET); else the local config
  * (`-c FILE`, or ./portcullis.yaml when present, else the defaults: admin 127.0.0.1:9080,
  * dataDir ./data) and the root key the gateway wrote to `<dataDir>/root-access-key.json`.
  * The target says where its endpoint and key came from, so an auth failure can name them.
  */
-export async function resolveAdminTarget(io: CliIo, configFile: string | undefined): Promise<AdminTarget> {
+export async function resolveAdminTarget(io: CliIo, configFile: string | undefined, adminUrl?: string): Promise<AdminTarget> {
   const secrets = readSecrets(io.env)
-  let url = secrets.adminUrl
-  let urlSource = 'PORTCULLIS_ADMIN_URL'
+  let url = adminUrl ?? secrets.adminUrl
+  let urlSource = adminUrl !== undefined ? '--admin-url' : 'PORTCULLIS_ADMIN_URL'
   let id = secrets.accessKeyId ?? secrets.rootAccessKeyId
   let secret = secrets.accessKeyId !== undefined ? secrets.accessKeySecret : secrets.rootAccessKeySecret
   let keySource = secrets.accessKeyId !== undefined
@@ -35,7 +35,8 @@ export async function resolveAdminTarget(io: CliIo, configFile: string | undefin
       const keyFile = rootKeyPath(absolute(io, config.store.dataDir))
       const root = await readRootKeyFile(keyFile)
       if (root === undefined) {
-        throw new CliError('ADMIN_KEY_MISSING', `no AccessKey: set PORTCULLIS_ACCESS_KEY_ID and PORTCULLIS_ACCESS_KEY_SECRET, or run where ${keyFile} exists`)
+        throw new CliError('ADMIN_KEY_MISSING', `no AccessKey: set PORTCULLIS_ACCESS_KEY_ID and PORTCULLIS_ACCESS_KEY_SECRET, or run where ${keyFile} exists`,
+          'the gateway writes the root AccessKey there on its first start; point -c FILE at its config, or export a key made with `portcullis access-key create`')
       }
       id = root.accessKeyId
       secret = root.accessKeySecret

@@ -1,28 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { parse as parseYaml } from 'yaml'
 import { CliError } from './cli-error'
 import type { CliIo } from './io'
+import type { Parsed } from './spec'
 
-type Options = NonNullable<ParseArgsConfig['options']>
-
-/** `-c FILE` is accepted by every command (where the local config lives). */
-export const COMMON_OPTIONS = { config: { type: 'string', short: 'c' } } as const satisfies Options
-
-export interface Parsed {
-  values: Record<string, string | boolean | Array<string | boolean> | undefined>
-  positionals: string[]
-}
-
-/** node:util parseArgs, strict, with usage errors as CliError USAGE. */
-export function parse(args: string[], options: Options): Parsed {
-  try {
-    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new CliError('USAGE', (err as Error).message)
-  }
-}
+export type { Parsed } from './spec'
 
 export function str(parsed: Parsed, name: string): string | undefined {
   const v = parsed.values[name]
@@ -44,7 +27,7 @@ export function required(value: string | undefined, what: string): string {
 }
 
 /** The one positional id a command acts on (`ca show --instance I CAID`), or `--id`. */
-export function oneId(positionals: string[], flag: string | undefined, what: string): string {
+export function oneId(positionals: readonly string[], flag: string | undefined, what: string): string {
   const id = flag ?? positionals[0]
   if (id === undefined) throw new CliError('USAGE', `${what} is required`)
   if (positionals.length > (flag === undefined ? 1 : 0)) throw new CliError('USAGE', `unexpected argument ${positionals[flag === undefined ? 1 : 0] ?? ''}`)

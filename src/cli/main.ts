@@ -1,83 +1,53 @@
+import { CommanderError } from 'commander'
 import { isPortcullisError } from '../errors'
 import { CliError } from './cli-error'
-import { accessKeyCommands } from './commands/access-key'
-import { accountCommands } from './commands/account'
-import { auditCommands } from './commands/audit'
-import { blacklistCommands } from './commands/blacklist'
-import { caCommands } from './commands/ca'
-import { configCommands } from './commands/config'
-import type { CommandContext, Subcommand } from './commands/context'
-import { deriveCredentialsCommand } from './commands/derive-credentials'
-import { devPki } from './commands/dev-pki'
-import { deviceCommands } from './commands/device'
-import { HELP_TEXT } from './commands/help'
-import { instanceCommands } from './commands/instance'
-import { policyCommands } from './commands/policy'
-import { start } from './commands/start'
-import { staticAccountCommands } from './commands/static-account'
-import { version } from './commands/version'
+import { COMMANDS } from './commands'
+import { packageVersion } from './commands/version'
+import { overview } from './help'
+import { hintFor } from './hints'
 import { defaultIo, type CliIo } from './io'
+import { buildProgram, suggestionIn } from './program'
 
 /**
- * The `portcullis` command line (DESIGN §3 "CLI"); bin/portcullis.js calls main(argv). Answers the
- * exit code: 0 on success, 1 on any error, printed as `code: message` on stderr. Tests pass their
- * own environment and output streams in `io`.
+ * The `portcullis` command line (DESIGN §3 "CLI", §4 "Operator interfaces"), on commander;
+ * bin/portcullis.js calls main(argv). Answers the exit code: 0 on success, 1 on any error, printed
+ * on stderr as `CODE: message`, then `hint: what to do` where there is something to say. Tests
+ * pass their own environment, input and output streams in `io`; a caller that brings its own
+ * output and no input has no terminal to answer a confirmation (destructive commands need --yes).
  */
-const GROUPS: Record<string, Record<string, Subcommand>> = {
-  instance: instanceCommands,
-  ca: caCommands,
-  device: deviceCommands,
-  'access-key': accessKeyCommands,
-  account: accountCommands,
-  policy: policyCommands,
-  'static-account': staticAccountCommands,
-  blacklist: blacklistCommands,
-  audit: auditCommands,
-  config: configCommands,
-}
-
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
-  const ctx: CommandContext = { io: { ...defaultIo(), ...io } }
+  const full: CliIo = { ...defaultIo(), ...io, stdin: 'stdin' in io ? io.stdin : io.stdout === undefined ? process.stdin : undefined }
+  const { program, outcome } = buildProgram(full, COMMANDS, { version: packageVersion(), overview })
   try {
-    return await dispatch(ctx, argv)
+    await program.parseAsync(argv, { from: 'user' })
+    return outcome.code
   } catch (err) {
-    ctx.io.stderr.write(`${describe(err)}\n`)
+    // --help, --version and `help` end through commander's exit, with code 0.
+    if (err instanceof CommanderError && err.exitCode === 0) return 0
+    full.stderr.write(describe(err instanceof CommanderError ? usageError(err, outcome.path) : withUsageHint(err, outcome.path)))
     return 1
   }
 }
 
-async function dispatch(ctx: CommandContext, argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
-  switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      ctx.io.stdout.write(HELP_TEXT)
-      return 0
-    case 'version':
-    case '--version':
-      return version(ctx)
-    case 'start':
-      return start(ctx, rest)
-    case 'dev-pki':
-      return devPki(ctx, rest)
-    case 'derive-credentials':
-      return deriveCredentialsCommand(ctx, rest)
-    default: {
-      const group = GROUPS[command]
-      if (group === undefined) throw new CliError('USAGE', `unknown command ${command}; see portcullis help`)
-      const [sub, ...args] = rest
-      const run = sub === undefined ? undefined : group[sub]
-      if (run === undefined) {
-        throw new CliError('USAGE', `${command} needs one of: ${Object.keys(group).join(', ')}${sub === undefined ? '' : ` (not ${sub})`}`)
-      }
-      return run(ctx, args)
-    }
-  }
+/** commander's parse errors (unknown option, missing value, bad choice) in our words. */
+function usageError(err: CommanderError, path: string): CliError {
+  const first = (err.message.split('\n')[0] ?? '').replace(/^error: /, '')
+  const text = first.replace(/^unknown (command|option) '([^']*)'/, 'unknown $1 $2')
+  const suggestion = suggestionIn(err.message)
+  return new CliError('USAGE', `${text}${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`, `see portcullis ${path === '' ? '' : `${path} `}--help`)
+}
+
+/** A usage error of a command's own checks points at that command's help. */
+function withUsageHint(err: unknown, path: string): unknown {
+  if (!(err instanceof CliError) || err.code !== 'USAGE' || err.hint !== undefined) return err
+  return new CliError('USAGE', err.message, `see portcullis ${path === '' ? '' : `${path} `}--help`)
 }
 
 function describe(err: unknown): string {
-  if (isPortcullisError(err) || err instanceof CliError) return `${err.code}: ${err.message}`
-  return `INTERNAL: ${err instanceof Error ? err.message : String(err)}`
+  if (err instanceof CliError) return `${err.code}: ${err.message}\n${err.hint === undefined ? '' : `hint: ${err.hint}\n`}`
+  if (isPortcullisError(err)) {
+    const hint = hintFor(err.code, err.message)
+    return `${err.code}: ${err.message}\n${hint === undefined ? '' : `hint: ${hint}\n`}`
+  }
+  return `INTERNAL: ${err instanceof Error ? err.message : String(err)}\n`
 }

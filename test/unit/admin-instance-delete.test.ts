@@ -59,7 +59,7 @@ t.test('the CLI needs --force to delete an instance in use', async (t) => {
   const { run, h } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-instance-delete-' })
   await h.call('POST', '/v1/instances', { id: 'mq', protocol: 'mqtt', hostnames: ['mq.example.com'] })
   await registerCa(t, h, 'mq')
-  const refused = await run(['instance', 'delete', 'mq'])
+  const refused = await run(['instance', 'delete', 'mq', '--yes'])
   t.equal(refused.code, 1)
   t.match(refused.err, /^INSTANCE_IN_USE: instance mq still holds 1 ACTIVE CA/)
   const forced = await run(['instance', 'delete', 'mq', '--force'])

@@ -17,15 +17,15 @@ t.test('account commands create, list, show and delete through the signed API', 
   const key = await run(['access-key', 'create', '--account', 'ops-eu'])
   t.equal(key.code, 0, key.err)
   t.equal(key.json().accountId, 'ops-eu')
-  const inUse = await run(['account', 'delete', 'ops'])
+  const inUse = await run(['account', 'delete', 'ops', '--yes'])
   t.equal(inUse.code, 1)
   t.match(inUse.err, /^ACCOUNT_IN_USE: account ops still has 1 sub-account\(s\) \(ops-eu\)/)
-  t.equal((await run(['access-key', 'delete', key.json().accessKeyId])).code, 0)
-  t.same((await run(['account', 'delete', 'ops-eu'])).json(), { deleted: 'ops-eu' })
+  t.equal((await run(['access-key', 'delete', key.json().accessKeyId, '--yes'])).code, 0)
+  t.same((await run(['account', 'delete', 'ops-eu', '--yes'])).json(), { deleted: 'ops-eu' })
   const gone = await run(['account', 'show', 'ops-eu'])
   t.match(gone.err, /^NOT_FOUND: account ops-eu does not exist/)
   const usage = await run(['account', 'create'])
-  t.same([usage.code, usage.err], [1, 'USAGE: an account id is required\n'])
+  t.same([usage.code, usage.err], [1, 'USAGE: an account id is required\nhint: see portcullis account create --help\n'])
 })
 
 t.test('policy commands put a document from a file, attach, list, detach and delete', async (t) => {
@@ -53,13 +53,13 @@ t.test('policy commands put a document from a file, attach, list, detach and del
   t.same((await run(['instance', 'list'], asKey)).json(), { items: [] }, 'the ops key may list instances now')
   t.same((await run(['policy', 'attachments', 'read-instances'])).json().items.map((a: { principal: string }) => a.principal), ['account:ops'])
 
-  const inUse = await run(['policy', 'delete', 'read-instances'])
+  const inUse = await run(['policy', 'delete', 'read-instances', '--yes'])
   t.match(inUse.err, /^POLICY_ATTACHED: /)
   const detached = await run(['policy', 'detach', 'read-instances', 'account:ops'])
   t.equal(detached.code, 0, detached.err)
   t.same(detached.json(), { detached: { policy: 'read-instances', principal: 'account:ops' } })
   t.equal((await run(['instance', 'list'], asKey)).code, 1, 'denied again once detached')
-  t.same((await run(['policy', 'delete', 'read-instances'])).json(), { deleted: 'read-instances' })
+  t.same((await run(['policy', 'delete', 'read-instances', '--yes'])).json(), { deleted: 'read-instances' })
   t.equal((await run(['policy', 'show', 'read-instances'])).code, 1)
 })
 
@@ -76,9 +76,9 @@ t.test('policy detach sends a principal with / and : as one path segment', async
 
 t.test('policy and account usage errors say what is missing', async (t) => {
   const { run } = await cliHarness(t, { tmpPrefix: 'portcullis-cli-policies-' })
-  t.same((await run(['policy', 'put', 'p'])).err, 'USAGE: --file is required\n')
-  t.same((await run(['policy', 'attach', 'p'])).err, 'USAGE: policy attach needs NAME PRINCIPAL\n')
-  t.same((await run(['policy', 'detach', 'p', 'account:root', 'extra'])).err, 'USAGE: unexpected argument extra\n')
+  t.same((await run(['policy', 'put', 'p'])).err, 'USAGE: --file is required\nhint: see portcullis policy put --help\n')
+  t.same((await run(['policy', 'attach', 'p'])).err, 'USAGE: policy attach needs NAME PRINCIPAL\nhint: see portcullis policy attach --help\n')
+  t.same((await run(['policy', 'detach', 'p', 'account:root', 'extra'])).err, 'USAGE: unexpected argument extra\nhint: see portcullis policy detach --help\n')
   t.match((await run(['policy', 'put', 'p', '--file', 'missing.json'])).err, /^FILE_UNREADABLE: /)
   t.match((await run(['policy'])).err, /^USAGE: policy needs one of: put, list, show, delete, attach, detach, attachments/)
   t.match((await run(['account', 'rename'])).err, /^USAGE: account needs one of: create, list, show, delete \(not rename\)/)

@@ -21,7 +21,7 @@ t.test('instance commands create, list, show, update and delete through the sign
   t.same(enforcing.json().authorization, { mode: 'enforce' })
   const bad = await run(['instance', 'update', 'cli-1', '--authorization', 'sometimes'])
   t.match(bad.err, /^VALIDATION_FAILED: .*authorization\.mode/)
-  t.equal((await run(['instance', 'delete', 'cli-1'])).code, 0)
+  t.equal((await run(['instance', 'delete', 'cli-1', '--yes'])).code, 0)
   const gone = await run(['instance', 'show', 'cli-1'])
   t.equal(gone.code, 1)
   t.match(gone.err, /^NOT_FOUND: instance cli-1 does not exist\n$/)
@@ -63,11 +63,11 @@ t.test('ca and device commands run the registration flow', async (t) => {
   t.match(await readFile(join(cwd, 'copy.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/)
 
   t.equal((await run(['ca', 'deactivate', '--instance', 'mq', caId])).json().status, 'INACTIVE')
-  const blocked = await run(['ca', 'delete', '--instance', 'mq', caId])
+  const blocked = await run(['ca', 'delete', '--instance', 'mq', caId, '--yes'])
   t.equal(blocked.code, 1)
   t.match(blocked.err, /^CA_HAS_ACTIVE_DEVICES: /)
-  t.equal((await run(['device', 'revoke', '--instance', 'mq', deviceId])).json().status, 'REVOKED')
-  t.equal((await run(['ca', 'delete', '--instance', 'mq', caId])).code, 0)
+  t.equal((await run(['device', 'revoke', '--instance', 'mq', deviceId, '--yes'])).json().status, 'REVOKED')
+  t.equal((await run(['ca', 'delete', '--instance', 'mq', caId, '--yes'])).code, 0)
 })
 
 t.test('without env the CLI finds the endpoint in -c FILE and the key in the data directory', async (t) => {

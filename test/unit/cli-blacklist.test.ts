@@ -29,10 +29,10 @@ t.test('blacklist add, list, show and remove go through the signed API', async (
   t.same((await run(['blacklist', 'list', '--kind', 'ip'])).json().items.map((e: { id: string }) => e.id), [global.json().id])
   t.same((await run(['blacklist', 'show', entry.id])).json(), entry)
 
-  const removed = await run(['blacklist', 'remove', entry.id])
+  const removed = await run(['blacklist', 'remove', entry.id, '--yes'])
   t.equal(removed.code, 0, removed.err)
   t.same(removed.json(), { removed: entry.id })
-  const again = await run(['blacklist', 'remove', entry.id])
+  const again = await run(['blacklist', 'remove', entry.id, '--yes'])
   t.equal(again.code, 1)
   t.match(again.err, /^NOT_FOUND: blacklist entry bl-[0-9a-f]+ does not exist\n$/)
   t.same(h.audit.recent({ type: 'admin.blacklist.add' }).map((e) => e.outcome), ['success', 'success'])

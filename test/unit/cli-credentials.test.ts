@@ -77,9 +77,9 @@ t.test('access-key commands create, list, disable, enable, issue a token and del
   const badTtl = await run(['access-key', 'token', accessKeyId, '--ttl', 'soon'])
   t.match(badTtl.err, /^USAGE: --ttl/)
 
-  t.equal((await run(['access-key', 'delete', accessKeyId])).code, 0)
+  t.equal((await run(['access-key', 'delete', accessKeyId, '--yes'])).code, 0)
   t.same((await run(['access-key', 'list'])).json(), { items: [] })
-  const gone = await run(['access-key', 'delete', accessKeyId])
+  const gone = await run(['access-key', 'delete', accessKeyId, '--yes'])
   t.match(gone.err, /^NOT_FOUND: /)
 })
 
@@ -101,7 +101,7 @@ t.test('static-account create signs CreateAccount locally; the answer logs in; l
   t.notOk(list.out.includes(answer.password))
   const wrongSecret = await run(['static-account', 'create', '--instance', 'rabbit', '--access-key', accessKeyId, '--secret', 'wrong'])
   t.match(wrongSecret.err, /^VALIDATION_FAILED: signature is not/)
-  t.equal((await run(['static-account', 'delete', '--instance', 'rabbit', '--access-key', accessKeyId])).code, 0)
+  t.equal((await run(['static-account', 'delete', '--instance', 'rabbit', '--access-key', accessKeyId, '--yes'])).code, 0)
   t.same((await run(['static-account', 'list', '--instance', 'rabbit'])).json(), { items: [] })
   t.match((await run(['static-account', 'delete', '--instance', 'rabbit'])).err, /^USAGE: --access-key is required/)
 })

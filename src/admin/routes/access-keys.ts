@@ -1,20 +1,27 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { ACCOUNT_ID, ROOT_ACCOUNT_ID } from '../../accounts/account-ids'
+import { MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS } from '../../auth/security-tokens'
+import { accessKeyCreatedSchema, accessKeyViewSchema, issuedTokenSchema } from '../../auth/view-schemas'
 import { assertWithinCallerTree } from '../authorization/escalation'
-import { withAction } from '../authorization/route-action'
 import type { AdminContext } from '../context'
-import { pageQuery, paginate } from '../pagination'
+import { signedRoute } from '../openapi/operation'
+import { noQuery } from '../openapi/params'
+import { pageQuery, pageSchema, paginate } from '../pagination'
 import { auditedChange, parseBody, parseQuery } from '../request'
 
-const createBody = z.strictObject({ description: z.string().max(256).optional(), accountId: z.string().regex(ACCOUNT_ID, 'an account id').optional() })
-const patchBody = z.strictObject({ status: z.enum(['Active', 'Inactive']) })
-const tokenBody = z.strictObject({ ttlSeconds: z.number().int().optional() })
+const createBody = z.strictObject({
+  description: z.string().max(256).optional(),
+  accountId: z.string().regex(ACCOUNT_ID, 'an account id').optional().describe('default root; a caller outside root may name only its own account or a sub-account of it'),
+})
+const patchBody = z.strictObject({ status: z.enum(['Active', 'Inactive']).describe('Inactive: the key signs nothing and its live AMQP connections close (ACCESS_KEY_DISABLED)') })
 const listQuery = z.strictObject({ ...pageQuery })
-const noQuery = z.strictObject({})
+const keyParams = z.object({ id: z.string().min(1).describe('the AccessKey id') })
+const accessKey = { description: 'The AccessKey (never its secret)', json: accessKeyViewSchema }
 
 /** Default STS lifetime when the body names none: one hour, as Aliyun's AssumeRole. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600
+const tokenBody = z.strictObject({ ttlSeconds: z.number().int().min(MIN_TOKEN_TTL_SECONDS).max(MAX_TOKEN_TTL_SECONDS).optional().describe(`seconds; default ${DEFAULT_TOKEN_TTL_SECONDS}`) })
 
 type KeyParams = { Params: { id: string } }
 
@@ -35,7 +42,11 @@ type KeyParams = { Params: { id: string } }
  */
 export function accessKeyRoutes(ctx: AdminContext): FastifyPluginAsync {
   return async (app) => {
-    app.post('/access-keys', withAction('admin:CreateAccessKey'), async (req, reply) => {
+    app.post('/access-keys', signedRoute('POST', 'admin:CreateAccessKey', {
+      tag: 'AccessKeys', summary: 'Create an AccessKey',
+      description: 'The secret is in this answer only (Cache-Control: no-store). A missing account is NOT_FOUND; one outside the caller\'s tree is ACCESS_DENIED.',
+      body: createBody, responses: { 201: { description: 'The key and its secret, shown once', json: accessKeyCreatedSchema } }, errors: ['NOT_FOUND'],
+    }), async (req, reply) => {
       const created = await auditedChange(ctx, req, { type: 'admin.accessKey.create' }, async () => {
         const body = parseBody(createBody, req)
         const accountId = body.accountId ?? ROOT_ACCOUNT_ID
@@ -46,17 +57,24 @@ export function accessKeyRoutes(ctx: AdminContext): FastifyPluginAsync {
       return reply.status(201).header('cache-control', 'no-store').send(created)
     })
 
-    app.get('/access-keys', withAction('admin:ListAccessKeys'), async (req) => {
+    app.get('/access-keys', signedRoute('GET', 'admin:ListAccessKeys', {
+      tag: 'AccessKeys', summary: 'List AccessKeys', query: listQuery,
+      responses: { 200: { description: 'A page of keys, by id; no secrets', json: pageSchema(accessKeyViewSchema, 'AccessKeyPage') } },
+    }), async (req) => {
       const query = parseQuery(listQuery, req)
       return paginate(await ctx.accessKeys.list(), query, (k) => k.accessKeyId)
     })
 
-    app.get<KeyParams>('/access-keys/:id', withAction('admin:GetAccessKey'), async (req) => {
+    app.get<KeyParams>('/access-keys/:id', signedRoute('GET', 'admin:GetAccessKey', {
+      tag: 'AccessKeys', summary: 'Show an AccessKey', params: keyParams, query: noQuery, responses: { 200: accessKey }, errors: ['NOT_FOUND'],
+    }), async (req) => {
       parseQuery(noQuery, req)
       return ctx.accessKeys.get(req.params.id)
     })
 
-    app.patch<KeyParams>('/access-keys/:id', withAction('admin:UpdateAccessKey'), async (req) => {
+    app.patch<KeyParams>('/access-keys/:id', signedRoute('PATCH', 'admin:UpdateAccessKey', {
+      tag: 'AccessKeys', summary: 'Enable or disable an AccessKey', params: keyParams, body: patchBody, responses: { 200: accessKey }, errors: ['NOT_FOUND'],
+    }), async (req) => {
       const accessKeyId = req.params.id
       return auditedChange(ctx, req, { type: 'admin.accessKey.update', target: { accessKeyId } }, async () => {
         const { status } = parseBody(patchBody, req)
@@ -65,7 +83,11 @@ export function accessKeyRoutes(ctx: AdminContext): FastifyPluginAsync {
       })
     })
 
-    app.delete<KeyParams>('/access-keys/:id', withAction('admin:DeleteAccessKey'), async (req, reply) => {
+    app.delete<KeyParams>('/access-keys/:id', signedRoute('DELETE', 'admin:DeleteAccessKey', {
+      tag: 'AccessKeys', summary: 'Delete an AccessKey',
+      description: 'Its static accounts and its policy attachments go with it; its live connections close (ACCESS_KEY_DISABLED).',
+      params: keyParams, responses: { 204: { description: 'Deleted' } }, errors: ['NOT_FOUND'],
+    }), async (req, reply) => {
       const accessKeyId = req.params.id
       await auditedChange(ctx, req, { type: 'admin.accessKey.delete', target: { accessKeyId } }, async () => {
         const { before, staticAccounts } = await ctx.accessKeys.delete(accessKeyId)
@@ -77,7 +99,11 @@ export function accessKeyRoutes(ctx: AdminContext): FastifyPluginAsync {
       return reply.status(204).send()
     })
 
-    app.post<KeyParams>('/access-keys/:id/security-tokens', withAction('admin:IssueSecurityToken'), async (req, reply) => {
+    app.post<KeyParams>('/access-keys/:id/security-tokens', signedRoute('POST', 'admin:IssueSecurityToken', {
+      tag: 'AccessKeys', summary: 'Issue an STS security token for an AccessKey',
+      description: 'For the STS userName variant (DESIGN §1); sessions that log in with it end at its expiry (CREDENTIAL_EXPIRED). Shown once (Cache-Control: no-store).',
+      params: keyParams, body: tokenBody, responses: { 200: { description: 'The token', json: issuedTokenSchema } }, errors: ['NOT_FOUND', 'ACCESS_KEY_INACTIVE'],
+    }), async (req, reply) => {
       const accessKeyId = req.params.id
       const issued = await auditedChange(ctx, req, { type: 'admin.securityToken.issue', target: { accessKeyId } }, async () => {
         const { ttlSeconds } = parseBody(tokenBody, req)

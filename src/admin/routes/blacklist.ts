@@ -1,19 +1,22 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { BLACKLIST_KINDS, blacklistAddSchema } from '../../blacklist/blacklist-entry'
+import { blacklistEntryViewSchema } from '../../blacklist/entry-view-schema'
 import { INSTANCE_ID } from '../../instances/instance-schema'
-import { withAction } from '../authorization/route-action'
 import type { AdminContext } from '../context'
-import { pageQuery, paginate } from '../pagination'
+import { signedRoute } from '../openapi/operation'
+import { noQuery } from '../openapi/params'
+import { pageQuery, pageSchema, paginate } from '../pagination'
 import { auditedChange, parseBody, parseQuery } from '../request'
 
 const listQuery = z.strictObject({
   instanceId: z.string().min(1).optional(),
   kind: z.enum(BLACKLIST_KINDS).optional(),
-  includeExpired: z.enum(['true', 'false']).optional(),
+  includeExpired: z.enum(['true', 'false']).optional().describe('true: list entries whose expiresAt has passed too'),
   ...pageQuery,
 })
-const noQuery = z.strictObject({})
+const entryParams = z.object({ id: z.string().min(1).describe('the entry id') })
+const entry = { description: 'The entry', json: blacklistEntryViewSchema }
 
 type EntryParams = { Params: { id: string } }
 
@@ -28,7 +31,11 @@ type EntryParams = { Params: { id: string } }
  */
 export function blacklistRoutes(ctx: AdminContext): FastifyPluginAsync {
   return async (app) => {
-    app.post('/blacklist', withAction('admin:AddBlacklistEntry'), async (req, reply) => {
+    app.post('/blacklist', signedRoute('POST', 'admin:AddBlacklistEntry', {
+      tag: 'Blacklist', summary: 'Add a blacklist entry',
+      description: 'New connections that match are refused BLACKLISTED and live ones are closed, on every replica. The value is stored in canonical form (an ip as Node prints it, a certFingerprint as 64 lowercase hex digits); the same target still in force is ALREADY_EXISTS; an unknown instanceId NOT_FOUND.',
+      body: blacklistAddSchema, responses: { 201: { description: 'The entry', json: blacklistEntryViewSchema } }, errors: ['NOT_FOUND', 'ALREADY_EXISTS'],
+    }), async (req, reply) => {
       const entry = await auditedChange(ctx, req, { type: 'admin.blacklist.add', ...instanceOfBody(req.body) }, async () => {
         const body = parseBody(blacklistAddSchema, req)
         // The signature hook has run on every /v1 route, so the signer is known here.
@@ -38,7 +45,10 @@ export function blacklistRoutes(ctx: AdminContext): FastifyPluginAsync {
       return reply.status(201).send(entry)
     })
 
-    app.get('/blacklist', withAction('admin:ListBlacklist'), async (req) => {
+    app.get('/blacklist', signedRoute('GET', 'admin:ListBlacklist', {
+      tag: 'Blacklist', summary: 'List blacklist entries', query: listQuery,
+      responses: { 200: { description: 'A page of entries, by id', json: pageSchema(blacklistEntryViewSchema, 'BlacklistPage') } },
+    }), async (req) => {
       const { instanceId, kind, includeExpired, ...page } = parseQuery(listQuery, req)
       const entries = await ctx.blacklist.list({
         ...(instanceId !== undefined ? { instanceId } : {}),
@@ -48,12 +58,16 @@ export function blacklistRoutes(ctx: AdminContext): FastifyPluginAsync {
       return paginate(entries, page, (e) => e.id)
     })
 
-    app.get<EntryParams>('/blacklist/:id', withAction('admin:GetBlacklistEntry'), async (req) => {
+    app.get<EntryParams>('/blacklist/:id', signedRoute('GET', 'admin:GetBlacklistEntry', {
+      tag: 'Blacklist', summary: 'Show a blacklist entry', params: entryParams, query: noQuery, responses: { 200: entry }, errors: ['NOT_FOUND'],
+    }), async (req) => {
       parseQuery(noQuery, req)
       return ctx.blacklist.get(req.params.id)
     })
 
-    app.delete<EntryParams>('/blacklist/:id', withAction('admin:RemoveBlacklistEntry'), async (req, reply) => {
+    app.delete<EntryParams>('/blacklist/:id', signedRoute('DELETE', 'admin:RemoveBlacklistEntry', {
+      tag: 'Blacklist', summary: 'Remove a blacklist entry', params: entryParams, responses: { 204: { description: 'Removed' } }, errors: ['NOT_FOUND'],
+    }), async (req, reply) => {
       const entryId = req.params.id
       // Read first only to file the audit event under the entry's instance; a miss is answered below.
       const current = await ctx.blacklist.get(entryId).catch(() => undefined)

@@ -1,18 +1,13 @@
 import { AdminClient } from '../admin-client'
 import { resolveAdminTarget } from '../admin-target'
-import { str, type Parsed } from '../args'
-import type { CliIo } from '../io'
+import type { CommandContext } from '../spec'
 
-export interface CommandContext {
-  io: CliIo
-}
+export type { CommandContext, LeafSpec, Parsed, Run } from '../spec'
 
 /** A signed client for the endpoint and key this invocation resolves to. */
-export async function adminClient(ctx: CommandContext, parsed: Parsed): Promise<AdminClient> {
-  return new AdminClient(await resolveAdminTarget(ctx.io, str(parsed, 'config')))
+export async function adminClient(ctx: CommandContext): Promise<AdminClient> {
+  return new AdminClient(await resolveAdminTarget(ctx.io, ctx.global.config, ctx.global.adminUrl))
 }
-
-export type Subcommand = (ctx: CommandContext, args: string[]) => Promise<number>
 
 /** Path segment from user input: ids are encoded so that `/` or `?` cannot change the route. */
 export function seg(value: string): string {

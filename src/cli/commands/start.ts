@@ -1,8 +1,6 @@
 import { loadConfig, readSecrets } from '../../config/load'
 import { isAbsolute, join } from 'node:path'
-import { parse, str } from '../args'
-import { CliError } from '../cli-error'
-import type { CommandContext } from './context'
+import type { CommandContext, LeafSpec } from './context'
 import type { ReloadOutcome } from '../../config/reload'
 import { RESTART_MESSAGE } from '../../config/reload-plan'
 
@@ -14,10 +12,16 @@ import { RESTART_MESSAGE } from '../../config/reload-plan'
  * "Operations and keys", src/config/reload.ts); with `workers: N` the primary passes it on to every
  * worker. The data path is imported here, lazily, so admin commands do not load it.
  */
-export async function start(ctx: CommandContext, args: string[]): Promise<number> {
-  const parsed = parse(args, {})
-  if (parsed.positionals.length > 0) throw new CliError('USAGE', `unexpected argument ${parsed.positionals[0] ?? ''}`)
-  const file = str(parsed, 'config')
+export const startCommand: LeafSpec = {
+  name: 'start',
+  synopsis: '[-c FILE]',
+  summary: 'run the gateway (config: FILE, else defaults + PORTCULLIS_* env)',
+  details: 'SIGHUP reopens the audit files and reloads FILE (README "Reload"); SIGINT/SIGTERM stop it gracefully.',
+  run: (ctx) => start(ctx),
+}
+
+async function start(ctx: CommandContext): Promise<number> {
+  const file = ctx.global.config
   const path = file === undefined ? undefined : isAbsolute(file) ? file : join(ctx.io.cwd, file)
   const config = loadConfig({ ...(path !== undefined ? { file: path } : {}), env: ctx.io.env })
   const secrets = readSecrets(ctx.io.env)

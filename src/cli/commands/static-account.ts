@@ -1,8 +1,8 @@
 import { encodeUserName, secretSignFor, signatureFor } from '../../auth/credentials'
-import { parse, required, str } from '../args'
-import { CliError } from '../cli-error'
-import { printJson } from '../io'
-import { adminClient, seg, type Subcommand } from './context'
+import { required, str } from '../args'
+import { confirm } from '../confirm'
+import type { GroupSpec } from '../spec'
+import { adminClient, seg, type LeafSpec } from './context'
 import { CREDENTIAL_OPTIONS, timestampOption } from './derive-credentials'
 
 /**
@@ -11,10 +11,7 @@ import { CREDENTIAL_OPTIONS, timestampOption } from './derive-credentials'
  * the secret itself never travels: the gateway verifies the two HMACs against its sealed copy.
  */
 const accountsPath = (instanceId: string): string => `/v1/instances/${seg(instanceId)}/static-accounts`
-
-function noPositionals(positionals: string[]): void {
-  if (positionals.length > 0) throw new CliError('USAGE', `unexpected argument ${positionals[0] ?? ''}`)
-}
+const [INSTANCE, ACCESS_KEY] = CREDENTIAL_OPTIONS
 
 /** The CreateAccount body for `accessKeyId` on `instanceId` at `createTimestamp`. */
 export function createAccountBody(instanceId: string, accessKeyId: string, accessKeySecret: string, createTimestamp: string): Record<string, unknown> {
@@ -28,35 +25,55 @@ export function createAccountBody(instanceId: string, accessKeyId: string, acces
   }
 }
 
-const create: Subcommand = async (ctx, args) => {
-  const parsed = parse(args, CREDENTIAL_OPTIONS)
-  noPositionals(parsed.positionals)
-  const instanceId = required(str(parsed, 'instance'), '--instance')
-  const body = createAccountBody(
-    instanceId,
-    required(str(parsed, 'access-key'), '--access-key'),
-    required(str(parsed, 'secret'), '--secret'),
-    timestampOption(str(parsed, 'timestamp'), Date.now),
-  )
-  printJson(ctx.io, await (await adminClient(ctx, parsed)).json('POST', accountsPath(instanceId), { body }))
-  return 0
+const create: LeafSpec = {
+  name: 'create',
+  synopsis: '--instance ID --access-key AK --secret SK [--timestamp MS]',
+  summary: 'CreateAccount, signed here with the secret (which is not sent)',
+  options: CREDENTIAL_OPTIONS,
+  async run(ctx, parsed) {
+    const instanceId = required(str(parsed, 'instance'), '--instance')
+    const body = createAccountBody(
+      instanceId,
+      required(str(parsed, 'access-key'), '--access-key'),
+      required(str(parsed, 'secret'), '--secret'),
+      timestampOption(str(parsed, 'timestamp'), Date.now),
+    )
+    ctx.print(await (await adminClient(ctx)).json('POST', accountsPath(instanceId), { body }))
+    return 0
+  },
 }
 
-const list: Subcommand = async (ctx, args) => {
-  const parsed = parse(args, { instance: CREDENTIAL_OPTIONS.instance })
-  noPositionals(parsed.positionals)
-  printJson(ctx.io, await (await adminClient(ctx, parsed)).listAll(accountsPath(required(str(parsed, 'instance'), '--instance'))))
-  return 0
+const list: LeafSpec = {
+  name: 'list',
+  synopsis: '--instance ID',
+  summary: 'list the static users of an AMQP instance (never their passwords)',
+  options: [INSTANCE],
+  async run(ctx, parsed) {
+    ctx.print(await (await adminClient(ctx)).listAll(accountsPath(required(str(parsed, 'instance'), '--instance'))), { columns: ['accessKey', 'userName', 'createTimestamp'] })
+    return 0
+  },
 }
 
-const remove: Subcommand = async (ctx, args) => {
-  const parsed = parse(args, { instance: CREDENTIAL_OPTIONS.instance, 'access-key': CREDENTIAL_OPTIONS['access-key'] })
-  noPositionals(parsed.positionals)
-  const instanceId = required(str(parsed, 'instance'), '--instance')
-  const accessKeyId = required(str(parsed, 'access-key'), '--access-key')
-  await (await adminClient(ctx, parsed)).request('DELETE', `${accountsPath(instanceId)}/${seg(accessKeyId)}`)
-  printJson(ctx.io, { deleted: { instanceId, accessKey: accessKeyId } })
-  return 0
+const remove: LeafSpec = {
+  name: 'delete',
+  synopsis: '--instance ID --access-key AK [--yes]',
+  summary: 'delete a static user: its logins stop working and its live connections close',
+  options: [INSTANCE, ACCESS_KEY],
+  destructive: true,
+  async run(ctx, parsed) {
+    const instanceId = required(str(parsed, 'instance'), '--instance')
+    const accessKeyId = required(str(parsed, 'access-key'), '--access-key')
+    const client = await adminClient(ctx)
+    await confirm(ctx, parsed, `delete the static account of AccessKey ${accessKeyId} on instance ${instanceId}`)
+    await client.request('DELETE', `${accountsPath(instanceId)}/${seg(accessKeyId)}`)
+    ctx.print({ deleted: { instanceId, accessKey: accessKeyId } })
+    return 0
+  },
 }
 
-export const staticAccountCommands: Record<string, Subcommand> = { create, list, delete: remove }
+export const staticAccountGroup: GroupSpec = {
+  name: 'static-account',
+  section: 'AccessKeys and static AMQP users',
+  summary: 'static AMQP users (CreateAccount): fixed userName/password from an AccessKey',
+  commands: [create, list, remove],
+}

@@ -71,7 +71,8 @@ export const ADMIN_ACTIONS = [
   'admin:CreateAccount', 'admin:ListAccounts', 'admin:GetAccount', 'admin:DeleteAccount',
   'admin:PutPolicy', 'admin:ListPolicies', 'admin:GetPolicy', 'admin:DeletePolicy',
   'admin:AttachPolicy', 'admin:ListPolicyAttachments', 'admin:DetachPolicy',
-  'admin:ReloadConfig',
+  'admin:ReloadConfig', 'admin:GetKeyStatus', 'admin:RotateKeys', 'admin:RotateBackendPassword',
+  'admin:Explain',
 ] as const
 export type AdminAction = (typeof ADMIN_ACTIONS)[number]
 

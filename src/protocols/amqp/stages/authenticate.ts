@@ -38,7 +38,8 @@ export async function amqpAuthenticate(
   })
 }
 
-function identityOf(subject: AmqpSubject): ClientIdentity {
+/** The identity an authenticated AMQP client is registered and checked under (explain.ts builds it the same way). */
+export function identityOf(subject: AmqpSubject): ClientIdentity {
   return {
     accessKeyId: subject.accessKeyId,
     username: subject.username,

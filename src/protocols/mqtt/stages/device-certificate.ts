@@ -1,6 +1,7 @@
 import { inspectCertificate } from '../../../ca/certificate'
 import type { PipelineDeps } from '../../../proxy/deps'
 import { next, reject, type Step } from '../../../proxy/verdict'
+import type { DeviceStatus, InstanceOptions } from '../../../store/records'
 import type { ChainVerified, DeviceKnown } from '../phases'
 
 /**
@@ -15,12 +16,12 @@ export async function deviceCertificate(
   const { instance, ca } = ctx
   const leaf = ctx.peerChain[0]
   if (leaf === undefined) return reject('CLIENT_CERT_UNTRUSTED', 'device check without a verified chain')
-  // The device id is the lowercase hex SHA-256 of the DER, which OpenSSL has already computed.
-  const deviceId = leaf.fingerprint256.replace(/:/g, '').toLowerCase()
+  const deviceId = deviceIdOf(leaf)
   let device = await deps.deviceCache.get(instance.id, deviceId)
   if (device === undefined) {
-    if (!instance.options.autoRegisterDevices) return reject('CLIENT_CERT_UNTRUSTED', 'device certificate not registered', undefined, { certSubject: leaf.subject })
-    const first = await deps.devices.recordFirstSeen(instance.id, ca.id, inspectCertificate(leaf), instance.options.newDeviceStatus)
+    const status = firstSeenStatus(instance.options)
+    if (status === undefined) return reject('CLIENT_CERT_UNTRUSTED', NOT_REGISTERED, undefined, { certSubject: leaf.subject })
+    const first = await deps.devices.recordFirstSeen(instance.id, ca.id, inspectCertificate(leaf), status)
     device = first.record
     if (first.created) {
       deps.audit.record({
@@ -30,12 +31,34 @@ export async function deviceCertificate(
       })
     }
   }
-  switch (device.status) {
+  const refusal = deviceStateRefusal(device.status)
+  return refusal === undefined ? next({ ...ctx, phase: 'mqtt-device-known', device }) : reject(refusal, undefined, undefined, { deviceId: device.id })
+}
+
+export const NOT_REGISTERED = 'device certificate not registered'
+
+/** The device id is the lowercase hex SHA-256 of the DER, which OpenSSL has already computed. */
+export function deviceIdOf(leaf: { readonly fingerprint256: string }): string {
+  return leaf.fingerprint256.replace(/:/g, '').toLowerCase()
+}
+
+/**
+ * The status a certificate without a device record gets on its first connection, or undefined
+ * when the instance registers none (refused CLIENT_CERT_UNTRUSTED). Pure, like the next one, so
+ * that `POST /v1/explain` (src/admin/routes/explain.ts) asks the same rule without registering.
+ */
+export function firstSeenStatus(options: Pick<InstanceOptions, 'autoRegisterDevices' | 'newDeviceStatus'>): DeviceStatus | undefined {
+  return options.autoRegisterDevices ? options.newDeviceStatus : undefined
+}
+
+/** The refusal a device certificate's state gives, or undefined when it is ACTIVE. */
+export function deviceStateRefusal(status: DeviceStatus): 'DEVICE_CERT_INACTIVE' | 'DEVICE_CERT_REVOKED' | undefined {
+  switch (status) {
     case 'ACTIVE':
-      return next({ ...ctx, phase: 'mqtt-device-known', device })
+      return undefined
     case 'INACTIVE':
-      return reject('DEVICE_CERT_INACTIVE', undefined, undefined, { deviceId: device.id })
+      return 'DEVICE_CERT_INACTIVE'
     case 'REVOKED':
-      return reject('DEVICE_CERT_REVOKED', undefined, undefined, { deviceId: device.id })
+      return 'DEVICE_CERT_REVOKED'
   }
 }
