@@ -30,9 +30,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-# No dependency has an install script; --ignore-scripts keeps it that way.
+# --ignore-scripts: the one install script is the optional pkcs11js binding (masterKey.provider
+# pkcs11), which needs a C++ toolchain; an image for an HSM builds it (docs/deploy.md).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist/src ./dist/src
+# The web console's built files (served at /console/ by the admin server).
+COPY --from=build /src/dist/console ./dist/console
 COPY bin ./bin
 # Defaults for one container on its own; the Helm chart mounts its own file over /etc/portcullis.
 COPY <<EOF /etc/portcullis/portcullis.yaml

@@ -42,7 +42,8 @@ t.test('the Dockerfile is multi-stage, non-root, stops on SIGTERM and checks /he
   t.ok(runCommands(build).some((c) => c[0] === 'npm' && c[1] === 'ci' && !c.includes('--omit=dev')), 'with the dev dependencies')
   t.ok(runCommands(runtime).some((c) => c[0] === 'npm' && c[1] === 'ci' && c.includes('--omit=dev')), 'the runtime stage installs production dependencies only')
   const fromBuild = runtime.instructions.filter((i) => i.keyword === 'COPY' && i.flags.from !== undefined)
-  t.same(fromBuild.map((i) => [i.flags.from, words(i.args)[0]]), [[build.name, `${only(build, 'WORKDIR').args}/dist/src`]], 'it takes only the compiled dist/src from the build stage')
+  t.same(fromBuild.map((i) => [i.flags.from, words(i.args)[0]]), [[build.name, `${only(build, 'WORKDIR').args}/dist/src`], [build.name, `${only(build, 'WORKDIR').args}/dist/console`]],
+    'it takes only the compiled dist/src and the built console from the build stage')
   t.notOk(runtime.instructions.some((i) => i.keyword === 'COPY' && i.flags.from === undefined && words(i.args).some((w) => ['.', 'src', 'test', 'node_modules'].includes(w))),
     'no sources, tests or node_modules are copied into the runtime stage')
   const user = only(runtime, 'USER').args
