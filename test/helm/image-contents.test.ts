@@ -228,7 +228,7 @@ t.test('the runtime stage, performed in a temporary root, serves /healthz as its
 
   // What the image holds: production dependencies, the compiled code, the launcher; nothing else.
   t.same(readdirSync(join(rootfs, 'app')).sort(), ['bin', 'dist', 'node_modules', 'package-lock.json', 'package.json'], '/app holds only the package files, node_modules, dist and bin')
-  t.same(readdirSync(join(rootfs, 'app/dist')), ['src'], 'dist holds the gateway only (no bench, no tests)')
+  t.same(readdirSync(join(rootfs, 'app/dist')).sort(), ['console', 'src'], 'dist holds the gateway and the built console only (no bench, no tests)')
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> }
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
   for (const dep of Object.keys(pkg.dependencies)) t.ok(existsSync(join(rootfs, 'app/node_modules', dep)), `dependency ${dep} is installed`)
