@@ -281,6 +281,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     // Abuse limits (DESIGN §4), per process. Failed logins are counted from the audit log, the one
     // place every refusal passes exactly once, whichever stage refused it.
     const connectionLimits = connectionLimitsFrom(config.limits)
+    cleanups.push(() => connectionLimits.handshakes.close())
     const failedAuth = connectionLimits.failedAuth
     if (failedAuth !== undefined) cleanups.push(audit.subscribe((event) => failedAuth.observe(event)))
     const deps: ReloadableDeps = {

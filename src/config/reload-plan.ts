@@ -42,6 +42,7 @@ const LIMIT_MODES = {
   maxStaleMs: 'restart',
   connectRatePerSource: 'restart',
   maxHandshakesInFlight: 'restart',
+  handshakeAdmission: 'restart',
   handshakeQueueLength: 'restart',
   handshakeQueueWaitMs: 'restart',
   maxConnectionsPerSource: 'restart',

@@ -159,6 +159,13 @@ const limits = z.strictObject({
   }).optional(),
   /** Handshakes (accept → splice) in flight at once, globally; the excess queues briefly, then RATE_LIMITED. */
   maxHandshakesInFlight: z.number().int().positive().default(1024),
+  /**
+   * `adaptive`: under maxHandshakesInFlight, the number in flight follows what this process
+   * completes while its event loop is saturated, so that an admitted handshake takes about a
+   * quarter of handshakeTimeoutMs and the rest are refused RATE_LIMITED before TLS
+   * (src/proxy/limits/adaptive-limit.ts). `fixed`: maxHandshakesInFlight alone.
+   */
+  handshakeAdmission: z.enum(['adaptive', 'fixed']).default('adaptive'),
   /** How many handshakes may wait for a slot, and for how long, before RATE_LIMITED. */
   handshakeQueueLength: z.number().int().min(0).default(256),
   handshakeQueueWaitMs: z.number().int().min(0).max(5_000).default(250),

@@ -1,9 +1,16 @@
+import { AdaptiveLimit, AdmissionSampler } from './adaptive-limit'
+
 /**
- * At most `max` handshakes (accept → splice or refusal) in flight in this process. The one after
+ * At most `limit` handshakes (accept → splice or refusal) in flight in this process. The one after
  * the last slot waits in a bounded queue for at most `waitMs` — a short burst is smoothed, not
  * refused — and is refused RATE_LIMITED when the queue is full or the wait is over. A slot is held
  * by an opaque holder (the raw socket) and released by it exactly once; releasing a holder that
  * holds nothing is a no-op, so the listener can release every connection when its pipeline ends.
+ *
+ * `limit` is `max` (limits.maxHandshakesInFlight), or with `adaptive` the lower figure an
+ * AdaptiveLimit finds from what the process completes when its event loop is saturated
+ * (adaptive-limit.ts): the count that fits the deadline on this core, now, rather than on an idle
+ * one.
  *
  * Only the overload path allocates (a waiter and its timer); taking a free slot is a counter and
  * a Set insertion.
@@ -17,16 +24,37 @@ interface Waiter {
 export class HandshakeGate {
   private readonly holders = new Set<object>()
   private readonly queue: Waiter[] = []
+  private readonly adaptive: AdaptiveLimit | undefined
+  private readonly sampler: AdmissionSampler | undefined
 
-  constructor(readonly max: number, readonly queueLength: number, readonly waitMs: number) {}
+  constructor(
+    readonly max: number, readonly queueLength: number, readonly waitMs: number,
+    adaptive?: { readonly targetMs: number; readonly sampleMs?: number },
+  ) {
+    if (adaptive !== undefined) {
+      this.adaptive = new AdaptiveLimit({ max, targetMs: adaptive.targetMs })
+      this.sampler = new AdmissionSampler(this.adaptive, adaptive.sampleMs)
+    }
+  }
+
+  /** The number of slots now: `max`, or the adaptive limit under it. */
+  get limit(): number {
+    return this.adaptive?.current ?? this.max
+  }
+
+  /** Handshakes per second this process completed while saturated (adaptive only; 0 before). */
+  get completionRate(): number {
+    return this.adaptive?.completionRate ?? 0
+  }
 
   /** true: a slot is the holder's now; false: refused at once; a promise: queued. */
   acquire(holder: object): boolean | Promise<boolean> {
     if (this.holders.has(holder)) return true
-    if (this.holders.size < this.max) {
+    if (this.holders.size < this.limit) {
       this.holders.add(holder)
       return true
     }
+    this.sampler?.limitReached()
     if (this.queue.length >= this.queueLength || this.waitMs === 0) return false
     return new Promise<boolean>((resolve) => {
       const waiter: Waiter = { holder, resolve, timer: undefined }
@@ -37,11 +65,22 @@ export class HandshakeGate {
 
   release(holder: object): void {
     if (!this.holders.delete(holder)) return
+    this.sampler?.completed()
+    // The limit may have fallen since the waiter queued: it then waits for a slot under the new one.
+    if (this.holders.size >= this.limit) return
     const waiter = this.queue.shift()
     if (waiter === undefined) return
     clearTimeout(waiter.timer)
     this.holders.add(waiter.holder)
     waiter.resolve(true)
+  }
+
+  close(): void {
+    this.sampler?.close()
+    for (const waiter of this.queue.splice(0)) {
+      clearTimeout(waiter.timer)
+      waiter.resolve(false)
+    }
   }
 
   get inFlight(): number {

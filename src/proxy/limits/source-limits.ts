@@ -71,6 +71,13 @@ export interface ConnectionLimits {
   readonly failedAuth?: FailedAuthThrottle
 }
 
+/**
+ * An admitted handshake should take at most this share of handshakeTimeoutMs when the core is the
+ * bottleneck: the margin covers the client's round trips, the variance of processor sharing and a
+ * limit that lags the load by a sample or two.
+ */
+const ADMISSION_TARGET_SHARE = 0.25
+
 export function connectionLimitsFrom(limits: Config['limits']): ConnectionLimits {
   const failedAuth = limits.failedAuthPerSource !== undefined ? new FailedAuthThrottle(limits.failedAuthPerSource.perMinute) : undefined
   const sources = new SourceLimits({
@@ -80,7 +87,10 @@ export function connectionLimitsFrom(limits: Config['limits']): ConnectionLimits
   })
   return {
     sources,
-    handshakes: new HandshakeGate(limits.maxHandshakesInFlight, limits.handshakeQueueLength, limits.handshakeQueueWaitMs),
+    handshakes: new HandshakeGate(
+      limits.maxHandshakesInFlight, limits.handshakeQueueLength, limits.handshakeQueueWaitMs,
+      limits.handshakeAdmission === 'adaptive' ? { targetMs: limits.handshakeTimeoutMs * ADMISSION_TARGET_SHARE } : undefined,
+    ),
     ...(failedAuth !== undefined ? { failedAuth } : {}),
   }
 }

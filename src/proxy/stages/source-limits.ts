@@ -1,5 +1,6 @@
 import type { PipelineDeps } from '../deps'
 import type { Proxied } from '../lifecycle/context'
+import type { HandshakeGate } from '../limits/handshake-gate'
 import { next, reject, type Step } from '../verdict'
 
 type Deps = Pick<PipelineDeps, 'connectionLimits'>
@@ -28,7 +29,15 @@ export function handshakeSlot(ctx: Proxied, deps: Deps): Step<Proxied> | Promise
   if (gate === undefined) return next(ctx)
   const slot = gate.acquire(ctx.socket)
   if (slot === true) return next(ctx)
-  const refused = reject('RATE_LIMITED', `${gate.max} handshakes in flight (maxHandshakesInFlight) and none ended within ${gate.waitMs} ms`)
+  const refused = reject('RATE_LIMITED', `${limitText(gate)} and none ended within ${gate.waitMs} ms`)
   if (slot === false) return refused
   return slot.then((admitted) => (admitted ? next(ctx) : refused))
+}
+
+function limitText(gate: HandshakeGate): string {
+  const limit = gate.limit
+  if (limit >= gate.max) return `${gate.max} handshakes in flight (maxHandshakesInFlight)`
+  const rate = gate.completionRate
+  const why = rate === 0 ? 'its starting value' : `${Math.round(rate)} completed per second on a saturated event loop`
+  return `${limit} handshakes in flight (the adaptive limit under maxHandshakesInFlight ${gate.max}: ${why})`
 }

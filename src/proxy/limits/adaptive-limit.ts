@@ -1,0 +1,131 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
+
+/**
+ * How many handshakes may be in flight at once, found from what this process can finish rather
+ * than fixed (issue 15: "refused early and cheaply, never timed out mid-handshake").
+ *
+ * A handshake is mostly CPU (ECDHE, signatures, chain checks). When the event loop is saturated,
+ * every handshake admitted shares the same core with all the others, so by Little's law one
+ * admitted now takes about inFlight ÷ (handshakes completed per second). A fixed ceiling sized for
+ * an idle core (maxHandshakesInFlight) is several seconds of queued work once the core is shared —
+ * with other processes, or with other workers — and then handshakes already paid for run into
+ * `handshakeTimeoutMs`. So, sampled every `sampleMs`:
+ *
+ * - loop saturated and the limit was pressed: limit = completion rate × target, where the target
+ *   is a fraction of the handshake deadline (gate refusals before TLS are what is left over);
+ * - loop not saturated and the limit was pressed: there is CPU to spare, so it grows;
+ * - the limit not pressed: nothing is learnt, it stays.
+ *
+ * It only ever uses the loop's own utilisation and the completions it is told of, never the age of
+ * a single handshake: a client that stalls its own handshake costs no CPU and must not make the
+ * gateway refuse everybody else. Slow networks do not trip it either (long handshakes with an idle
+ * loop mean "not saturated").
+ */
+export interface AdaptiveLimitOptions {
+  /** The ceiling: limits.maxHandshakesInFlight. */
+  readonly max: number
+  /** What an admitted handshake should take at most when the core is the bottleneck. */
+  readonly targetMs: number
+  readonly initial?: number
+  readonly floor?: number
+}
+
+/** One sampling interval, as the sampler saw it. */
+export interface AdmissionSample {
+  readonly elapsedMs: number
+  /** Event-loop utilisation over the interval, 0..1. */
+  readonly utilization: number
+  readonly completions: number
+  /** Whether a handshake found the limit full during the interval. */
+  readonly pressed: boolean
+}
+
+/** Above this the loop has no time left to give a new handshake without slowing the others. */
+export const SATURATED = 0.9
+const DEFAULT_INITIAL = 64
+const DEFAULT_FLOOR = 16
+/** Weight of the newest saturated sample in the completion-rate estimate. */
+const RATE_WEIGHT = 0.5
+
+export class AdaptiveLimit {
+  readonly max: number
+  readonly floor: number
+  readonly targetMs: number
+  private value: number
+  /** Handshakes completed per second while saturated: what this process can do. */
+  private capacity = 0
+
+  constructor(options: AdaptiveLimitOptions) {
+    this.max = options.max
+    this.floor = Math.min(options.max, options.floor ?? DEFAULT_FLOOR)
+    this.targetMs = options.targetMs
+    this.value = this.clamp(options.initial ?? DEFAULT_INITIAL)
+  }
+
+  get current(): number {
+    return this.value
+  }
+
+  /** Completions per second measured under saturation (0 until the loop has been saturated). */
+  get completionRate(): number {
+    return this.capacity
+  }
+
+  observe(sample: AdmissionSample): void {
+    if (!sample.pressed || sample.elapsedMs <= 0) return
+    if (sample.utilization >= SATURATED) {
+      // No completion yet (the first of a storm's handshakes are still sharing the core): no
+      // estimate to act on, so keep the limit rather than collapse it.
+      if (sample.completions === 0) return
+      const rate = sample.completions * 1000 / sample.elapsedMs
+      this.capacity = this.capacity === 0 ? rate : this.capacity + RATE_WEIGHT * (rate - this.capacity)
+      this.value = this.clamp(Math.round(this.capacity * this.targetMs / 1000))
+      return
+    }
+    this.value = this.clamp(this.value + Math.max(this.floor, Math.ceil(this.value / 2)))
+  }
+
+  private clamp(n: number): number {
+    return Math.max(this.floor, Math.min(this.max, n))
+  }
+}
+
+/**
+ * Feeds an AdaptiveLimit from the real event loop: an unref'd timer every `sampleMs` reads the
+ * loop's utilisation since the last sample and the completions counted meanwhile. The per-connection
+ * cost is an integer increment (`completed`) and a boolean (`pressed`); the reading is here.
+ */
+export class AdmissionSampler {
+  private completions = 0
+  private pressed = false
+  private last: EventLoopUtilization = performance.eventLoopUtilization()
+  private lastAt = performance.now()
+  private readonly timer: NodeJS.Timeout
+
+  constructor(private readonly limit: AdaptiveLimit, sampleMs = 250) {
+    this.timer = setInterval(() => this.sample(), sampleMs)
+    this.timer.unref()
+  }
+
+  completed(): void {
+    this.completions++
+  }
+
+  limitReached(): void {
+    this.pressed = true
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+  }
+
+  private sample(): void {
+    const now = performance.now()
+    const since = performance.eventLoopUtilization(this.last)
+    this.last = performance.eventLoopUtilization()
+    this.limit.observe({ elapsedMs: now - this.lastAt, utilization: since.utilization, completions: this.completions, pressed: this.pressed })
+    this.lastAt = now
+    this.completions = 0
+    this.pressed = false
+  }
+}

@@ -1,0 +1,110 @@
+import t from 'tap'
+import { AdaptiveLimit, SATURATED } from '../../src/proxy/limits/adaptive-limit'
+import { HandshakeGate } from '../../src/proxy/limits/handshake-gate'
+
+const sample = (over: Partial<{ elapsedMs: number; utilization: number; completions: number; pressed: boolean }>) => ({
+  elapsedMs: 250, utilization: 1, completions: 0, pressed: true, ...over,
+})
+
+t.test('starts at 64 (or the ceiling when that is lower) and never leaves [floor, max]', async (t) => {
+  t.equal(new AdaptiveLimit({ max: 1024, targetMs: 2500 }).current, 64)
+  t.equal(new AdaptiveLimit({ max: 2, targetMs: 2500 }).current, 2, 'a ceiling under the start is the limit')
+  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
+  limit.observe(sample({ completions: 1 }))
+  t.equal(limit.current, 16, 'a saturated core completing 4/s: 4 × 2.5 s = 10, held at the floor')
+  for (let i = 0; i < 20; i++) limit.observe(sample({ utilization: 0.2 }))
+  t.equal(limit.current, 1024, 'growing stops at maxHandshakesInFlight')
+})
+
+t.test('a saturated loop sets the limit to what it completes within the target', async (t) => {
+  // The table: completions in one 250 ms sample on a saturated loop → the limit for a 2.5 s target.
+  const table: Array<[number, number]> = [[75, 750], [25, 250], [10, 100], [250, 1024]]
+  for (const [completions, expected] of table) {
+    const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
+    limit.observe(sample({ completions }))
+    t.equal(limit.current, expected, `${completions} per 250 ms → ${expected}`)
+    t.equal(limit.completionRate, completions * 4)
+  }
+})
+
+t.test('the rate estimate moves halfway to each new saturated sample', async (t) => {
+  const limit = new AdaptiveLimit({ max: 4096, targetMs: 1000 })
+  limit.observe(sample({ completions: 100 }))
+  t.equal(limit.completionRate, 400)
+  limit.observe(sample({ completions: 50 }))
+  t.equal(limit.completionRate, 300, 'a core that became shared halfway: 200/s measured, 300/s estimated')
+  t.equal(limit.current, 300)
+  limit.observe(sample({ completions: 50 }))
+  t.equal(limit.current, 250)
+})
+
+t.test('what does not move it', async (t) => {
+  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
+  limit.observe(sample({ completions: 10, pressed: false }))
+  t.equal(limit.current, 64, 'not pressed: nothing learnt, even on a saturated loop (the load is not handshakes)')
+  limit.observe(sample({ completions: 0 }))
+  t.equal(limit.current, 64, 'saturated with no completion yet: no estimate, the limit stays rather than collapse')
+  limit.observe(sample({ utilization: 0.5, completions: 0, pressed: false }))
+  t.equal(limit.current, 64, 'long handshakes on an idle loop (slow networks, stalled clients) without pressure: stays')
+})
+
+t.test('pressed on a loop with time to spare, it grows by half (at least the floor)', async (t) => {
+  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
+  limit.observe(sample({ utilization: SATURATED - 0.01, completions: 3 }))
+  t.equal(limit.current, 96)
+  limit.observe(sample({ utilization: 0.1, completions: 3 }))
+  t.equal(limit.current, 144)
+  const small = new AdaptiveLimit({ max: 1024, targetMs: 2500, initial: 16 })
+  small.observe(sample({ utilization: 0.1 }))
+  t.equal(small.current, 32, 'at least floor (16) more')
+})
+
+t.test('the gate admits up to the adaptive limit, and a waiter gets a slot only under it', async (t) => {
+  const gate = new HandshakeGate(1024, 4, 1000, { targetMs: 2500, sampleMs: 60_000 })
+  t.teardown(() => gate.close())
+  t.equal(gate.limit, 64)
+  const holders = Array.from({ length: 64 }, () => ({}))
+  for (const h of holders) t.equal(gate.acquire(h), true)
+  const waiting = gate.acquire({})
+  t.type(waiting, Promise, 'the 65th queues (the limit, not maxHandshakesInFlight, is full)')
+  gate.release(holders[0] as object)
+  t.equal(await waiting, true, 'a released slot goes to the waiter')
+  t.equal(gate.inFlight, 64)
+})
+
+t.test('close refuses the waiters and stops the sampler', async (t) => {
+  const gate = new HandshakeGate(1, 4, 10_000, { targetMs: 2500 })
+  gate.acquire({})
+  const waiting = gate.acquire({})
+  gate.close()
+  t.equal(await waiting, false)
+})
+
+t.test('the real sampler sees a saturated loop and lowers the limit to what completes', async (t) => {
+  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50 })
+  t.teardown(() => gate.close())
+  const held = Array.from({ length: 64 }, () => ({}))
+  for (const h of held) gate.acquire(h)
+  // Keep the loop busy for 400 ms while releasing and re-taking 5 slots every 10 ms of busy time:
+  // about 500 completions per second on a saturated loop, so the limit becomes about 50.
+  const end = Date.now() + 400
+  let next = Date.now()
+  let lowest = gate.limit
+  while (Date.now() < end) {
+    if (Date.now() >= next) {
+      for (let i = 0; i < 5 && held.length > 0; i++) gate.release(held.shift() as object)
+      // New handshakes take whatever slots the limit allows; the rest are refused (no queue).
+      while (true) {
+        const fresh = {}
+        if (gate.acquire(fresh) !== true) break
+        held.push(fresh)
+      }
+      next += 10
+      lowest = Math.min(lowest, gate.limit)
+    }
+    // Let the sampler's timer run between busy slices, keeping utilisation near 1.
+    if (Date.now() % 50 === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+  t.ok(lowest < 64 && lowest >= 16, `lowered from 64 to ${lowest} (about 500/s × 0.1 s = 50)`)
+  t.ok(gate.completionRate > 0, `completion rate measured: ${Math.round(gate.completionRate)}/s`)
+})
