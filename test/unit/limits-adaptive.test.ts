@@ -1,9 +1,12 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import { AdaptiveLimit, SATURATED } from '../../src/proxy/limits/adaptive-limit'
 import { HandshakeGate } from '../../src/proxy/limits/handshake-gate'
 
-const sample = (over: Partial<{ elapsedMs: number; utilization: number; completions: number; pressed: boolean }>) => ({
-  elapsedMs: 250, utilization: 1, completions: 0, pressed: true, ...over,
+const sample = (over: Partial<{ elapsedMs: number; demand: number; completions: number; pressed: boolean }>) => ({
+  elapsedMs: 250, demand: 1, completions: 0, pressed: true, ...over,
 })
 
 t.test('starts at 64 (or the ceiling when that is lower) and never leaves [floor, max]', async (t) => {
@@ -12,7 +15,7 @@ t.test('starts at 64 (or the ceiling when that is lower) and never leaves [floor
   const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
   limit.observe(sample({ completions: 1 }))
   t.equal(limit.current, 16, 'a saturated core completing 4/s: 4 × 2.5 s = 10, held at the floor')
-  for (let i = 0; i < 20; i++) limit.observe(sample({ utilization: 0.2 }))
+  for (let i = 0; i < 20; i++) limit.observe(sample({ demand: 0.2 }))
   t.equal(limit.current, 1024, 'growing stops at maxHandshakesInFlight')
 })
 
@@ -44,18 +47,18 @@ t.test('what does not move it', async (t) => {
   t.equal(limit.current, 64, 'not pressed: nothing learnt, even on a saturated loop (the load is not handshakes)')
   limit.observe(sample({ completions: 0 }))
   t.equal(limit.current, 64, 'saturated with no completion yet: no estimate, the limit stays rather than collapse')
-  limit.observe(sample({ utilization: 0.5, completions: 0, pressed: false }))
+  limit.observe(sample({ demand: 0.5, completions: 0, pressed: false }))
   t.equal(limit.current, 64, 'long handshakes on an idle loop (slow networks, stalled clients) without pressure: stays')
 })
 
 t.test('pressed on a loop with time to spare, it grows by half (at least the floor)', async (t) => {
   const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
-  limit.observe(sample({ utilization: SATURATED - 0.01, completions: 3 }))
+  limit.observe(sample({ demand: SATURATED - 0.01, completions: 3 }))
   t.equal(limit.current, 96)
-  limit.observe(sample({ utilization: 0.1, completions: 3 }))
+  limit.observe(sample({ demand: 0.1, completions: 3 }))
   t.equal(limit.current, 144)
   const small = new AdaptiveLimit({ max: 1024, targetMs: 2500, initial: 16 })
-  small.observe(sample({ utilization: 0.1 }))
+  small.observe(sample({ demand: 0.1 }))
   t.equal(small.current, 32, 'at least floor (16) more')
 })
 
@@ -107,4 +110,44 @@ t.test('the real sampler sees a saturated loop and lowers the limit to what comp
   }
   t.ok(lowest < 64 && lowest >= 16, `lowered from 64 to ${lowest} (about 500/s × 0.1 s = 50)`)
   t.ok(gate.completionRate > 0, `completion rate measured: ${Math.round(gate.completionRate)}/s`)
+})
+
+t.test('a loop starved by other processes on its core reads as saturated: the limit shrinks, it does not grow', async (t) => {
+  if (!existsSync('/proc/self/schedstat') || spawnSync('taskset', ['-V']).status !== 0) {
+    t.skip('needs Linux schedstat and taskset (util-linux)')
+    return
+  }
+  // Pin this process and two busy loops to one CPU: the event loop below wants all of it and gets a
+  // third; libuv counts much of its wait for the CPU as idle time in epoll.
+  const mask = spawnSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' }).stdout.trim().split(' ').pop() as string
+  spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)])
+  const hogs = [0, 1].map(() => spawn('taskset', ['-c', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }))
+  t.teardown(() => {
+    for (const hog of hogs) hog.kill('SIGKILL')
+    spawnSync('taskset', ['-a', '-p', mask, String(process.pid)])
+  })
+  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50 })
+  t.teardown(() => gate.close())
+  const held = Array.from({ length: 64 }, () => ({}))
+  for (const h of held) gate.acquire(h)
+  let highest = gate.limit
+  const seen: number[] = []
+  // Each completion costs 1 ms of CPU, as a handshake does: the loop wants the whole core.
+  const tick = setInterval(() => {
+    const end = performance.now() + 1
+    while (performance.now() < end);
+    gate.release(held.shift() as object)
+    while (true) {
+      const fresh = {}
+      if (gate.acquire(fresh) !== true) break
+      held.push(fresh)
+    }
+    highest = Math.max(highest, gate.limit)
+    seen.push(gate.limit)
+  }, 2)
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  clearInterval(tick)
+  const median = [...seen].sort((a, b) => a - b)[Math.floor(seen.length / 2)] as number
+  t.ok(median < 64, `lowered from 64: ${median} for most of the time, ${gate.limit} at the end (completion rate ${Math.round(gate.completionRate)}/s)`)
+  t.ok(highest < 200, `never raised far while starved (at most ${highest}; read by utilisation alone it grew to 1024)`)
 })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 
 /**
@@ -16,9 +17,15 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks'
  * - loop not saturated and the limit was pressed: there is CPU to spare, so it grows;
  * - the limit not pressed: nothing is learnt, it stays.
  *
- * It only ever uses the loop's own utilisation and the completions it is told of, never the age of
- * a single handshake: a client that stalls its own handshake costs no CPU and must not make the
- * gateway refuse everybody else. Slow networks do not trip it either (long handshakes with an idle
+ * "Saturated" is the event-loop thread's demand for CPU: the share of the interval it was running
+ * or waiting to run (Linux's /proc/self/schedstat, main thread), else the loop's own utilisation.
+ * Utilisation alone cannot see a core shared with other processes or workers: a starved loop
+ * waits for the CPU while libuv counts it as idle in epoll (measured here: 0.6–0.8 utilisation
+ * with 0.09 of a core obtained), and then the limit would grow exactly when it must shrink.
+ *
+ * It only ever uses that demand and the completions it is told of, never the age of a single
+ * handshake: a client that stalls its own handshake costs no CPU and must not make the gateway
+ * refuse everybody else. Slow networks do not trip it either (long handshakes with an idle, asleep
  * loop mean "not saturated").
  */
 export interface AdaptiveLimitOptions {
@@ -33,15 +40,15 @@ export interface AdaptiveLimitOptions {
 /** One sampling interval, as the sampler saw it. */
 export interface AdmissionSample {
   readonly elapsedMs: number
-  /** Event-loop utilisation over the interval, 0..1. */
-  readonly utilization: number
+  /** The loop's demand for CPU over the interval, 0..1 (or more where the two readings overlap). */
+  readonly demand: number
   readonly completions: number
   /** Whether a handshake found the limit full during the interval. */
   readonly pressed: boolean
 }
 
 /** Above this the loop has no time left to give a new handshake without slowing the others. */
-export const SATURATED = 0.9
+export const SATURATED = 0.8
 const DEFAULT_INITIAL = 64
 const DEFAULT_FLOOR = 16
 /** Weight of the newest saturated sample in the completion-rate estimate. */
@@ -73,7 +80,7 @@ export class AdaptiveLimit {
 
   observe(sample: AdmissionSample): void {
     if (!sample.pressed || sample.elapsedMs <= 0) return
-    if (sample.utilization >= SATURATED) {
+    if (sample.demand >= SATURATED) {
       // No completion yet (the first of a storm's handshakes are still sharing the core): no
       // estimate to act on, so keep the limit rather than collapse it.
       if (sample.completions === 0) return
@@ -92,17 +99,19 @@ export class AdaptiveLimit {
 
 /**
  * Feeds an AdaptiveLimit from the real event loop: an unref'd timer every `sampleMs` reads the
- * loop's utilisation since the last sample and the completions counted meanwhile. The per-connection
- * cost is an integer increment (`completed`) and a boolean (`pressed`); the reading is here.
+ * main thread's CPU demand since the last sample and the completions counted meanwhile. The
+ * per-connection cost is an integer increment (`completed`) and a boolean (`limitReached`); the
+ * readings are here, four times a second.
  */
 export class AdmissionSampler {
   private completions = 0
   private pressed = false
-  private last: EventLoopUtilization = performance.eventLoopUtilization()
+  private readonly demand: DemandMeter
   private lastAt = performance.now()
   private readonly timer: NodeJS.Timeout
 
   constructor(private readonly limit: AdaptiveLimit, sampleMs = 250) {
+    this.demand = schedstat() !== undefined ? new SchedstatDemand() : new UtilizationDemand()
     this.timer = setInterval(() => this.sample(), sampleMs)
     this.timer.unref()
   }
@@ -121,11 +130,51 @@ export class AdmissionSampler {
 
   private sample(): void {
     const now = performance.now()
-    const since = performance.eventLoopUtilization(this.last)
-    this.last = performance.eventLoopUtilization()
-    this.limit.observe({ elapsedMs: now - this.lastAt, utilization: since.utilization, completions: this.completions, pressed: this.pressed })
+    const elapsedMs = now - this.lastAt
+    this.limit.observe({ elapsedMs, demand: this.demand.since(elapsedMs), completions: this.completions, pressed: this.pressed })
     this.lastAt = now
     this.completions = 0
     this.pressed = false
+  }
+}
+
+interface DemandMeter {
+  /** Demand over the last `elapsedMs`, and start the next interval. */
+  since(elapsedMs: number): number
+}
+
+/** Running + waiting for a CPU, from the kernel's scheduler statistics of the main thread. */
+class SchedstatDemand implements DemandMeter {
+  private last = schedstat() ?? { runNs: 0, waitNs: 0 }
+
+  since(elapsedMs: number): number {
+    const now = schedstat()
+    if (now === undefined || elapsedMs <= 0) return 0
+    const busyNs = (now.runNs - this.last.runNs) + (now.waitNs - this.last.waitNs)
+    this.last = now
+    return busyNs / (elapsedMs * 1e6)
+  }
+}
+
+/** Where schedstat cannot be read: libuv's own account (blind to CPU taken by others). */
+class UtilizationDemand implements DemandMeter {
+  private last: EventLoopUtilization = performance.eventLoopUtilization()
+
+  since(): number {
+    const delta = performance.eventLoopUtilization(this.last)
+    this.last = performance.eventLoopUtilization()
+    return delta.utilization
+  }
+}
+
+/** /proc/self/schedstat: "<ns on a CPU> <ns runnable, waiting for one> <timeslices>" of the main thread. */
+function schedstat(): { runNs: number; waitNs: number } | undefined {
+  try {
+    const [run, wait] = readFileSync('/proc/self/schedstat', 'utf8').split(' ')
+    const runNs = Number(run)
+    const waitNs = Number(wait)
+    return Number.isFinite(runNs) && Number.isFinite(waitNs) ? { runNs, waitNs } : undefined
+  } catch {
+    return undefined
   }
 }
