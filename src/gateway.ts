@@ -282,6 +282,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     // place every refusal passes exactly once, whichever stage refused it.
     const connectionLimits = connectionLimitsFrom(config.limits)
     cleanups.push(() => connectionLimits.handshakes.close())
+    cleanups.push(audit.subscribe((event) => connectionLimits.handshakes.observe(event)))
     const failedAuth = connectionLimits.failedAuth
     if (failedAuth !== undefined) cleanups.push(audit.subscribe((event) => failedAuth.observe(event)))
     const deps: ReloadableDeps = {

@@ -9,10 +9,11 @@ const sample = (over: Partial<{ elapsedMs: number; demand: number; completions: 
   elapsedMs: 250, demand: 1, completions: 0, pressed: true, ...over,
 })
 
-t.test('starts at 64 (or the ceiling when that is lower) and never leaves [floor, max]', async (t) => {
-  t.equal(new AdaptiveLimit({ max: 1024, targetMs: 2500 }).current, 64)
+t.test('starts at the target ÷ 20 ms (or the ceiling when that is lower) and never leaves [floor, max]', async (t) => {
+  t.equal(new AdaptiveLimit({ max: 1024, targetMs: 2500 }).current, 125, 'the default deadline of 10 s: 2.5 s ÷ 20 ms')
+  t.equal(new AdaptiveLimit({ max: 1024, targetMs: 100 }).current, 16, 'never under the floor')
   t.equal(new AdaptiveLimit({ max: 2, targetMs: 2500 }).current, 2, 'a ceiling under the start is the limit')
-  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
+  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500, initial: 64 })
   limit.observe(sample({ completions: 1 }))
   t.equal(limit.current, 16, 'a saturated core completing 4/s: 4 × 2.5 s = 10, held at the floor')
   for (let i = 0; i < 20; i++) limit.observe(sample({ demand: 0.2 }))
@@ -42,7 +43,7 @@ t.test('the rate estimate moves halfway to each new saturated sample', async (t)
 })
 
 t.test('what does not move it', async (t) => {
-  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
+  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500, initial: 64 })
   limit.observe(sample({ completions: 10, pressed: false }))
   t.equal(limit.current, 64, 'not pressed: nothing learnt, even on a saturated loop (the load is not handshakes)')
   limit.observe(sample({ completions: 0 }))
@@ -51,8 +52,34 @@ t.test('what does not move it', async (t) => {
   t.equal(limit.current, 64, 'long handshakes on an idle loop (slow networks, stalled clients) without pressure: stays')
 })
 
-t.test('pressed on a loop with time to spare, it grows by half (at least the floor)', async (t) => {
+t.test('a handshake that passed its deadline halves the limit and the estimate at once', async (t) => {
   const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500 })
+  limit.observe(sample({ completions: 100 }))
+  t.equal(limit.current, 1000)
+  limit.observe(sample({ completions: 100, deadlinesPassed: 3 }))
+  t.equal(limit.current, 500, 'whatever the sample says otherwise')
+  t.equal(limit.completionRate, 200)
+  limit.observe(sample({ completions: 100 }))
+  t.equal(limit.current, 750, 'the estimate climbs back halfway per sample, not in one step')
+  limit.observe(sample({ pressed: false, deadlinesPassed: 1 }))
+  t.equal(limit.current, 375, 'even when not pressed')
+})
+
+t.test('the gate hears of deadlines from the audit: only HANDSHAKE_TIMEOUT refusals count', async (t) => {
+  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 2500, sampleMs: 20, initial: 64 })
+  t.teardown(() => gate.close())
+  const event = (type: string, reason: string) => ({ type, reason }) as unknown as Parameters<HandshakeGate['observe']>[0]
+  gate.observe(event('connection.rejected', 'RATE_LIMITED'))
+  gate.observe(event('session.kicked', 'HANDSHAKE_TIMEOUT'))
+  await new Promise((resolve) => setTimeout(resolve, 60))
+  t.equal(gate.limit, 64, 'other events leave it')
+  gate.observe(event('connection.rejected', 'HANDSHAKE_TIMEOUT'))
+  await new Promise((resolve) => setTimeout(resolve, 60))
+  t.equal(gate.limit, 32)
+})
+
+t.test('pressed on a loop with time to spare, it grows by half (at least the floor)', async (t) => {
+  const limit = new AdaptiveLimit({ max: 1024, targetMs: 2500, initial: 64 })
   limit.observe(sample({ demand: SATURATED - 0.01, completions: 3 }))
   t.equal(limit.current, 96)
   limit.observe(sample({ demand: 0.1, completions: 3 }))
@@ -63,7 +90,7 @@ t.test('pressed on a loop with time to spare, it grows by half (at least the flo
 })
 
 t.test('the gate admits up to the adaptive limit, and a waiter gets a slot only under it', async (t) => {
-  const gate = new HandshakeGate(1024, 4, 1000, { targetMs: 2500, sampleMs: 60_000 })
+  const gate = new HandshakeGate(1024, 4, 1000, { targetMs: 2500, sampleMs: 60_000, initial: 64 })
   t.teardown(() => gate.close())
   t.equal(gate.limit, 64)
   const holders = Array.from({ length: 64 }, () => ({}))
@@ -76,7 +103,7 @@ t.test('the gate admits up to the adaptive limit, and a waiter gets a slot only 
 })
 
 t.test('close refuses the waiters and stops the sampler', async (t) => {
-  const gate = new HandshakeGate(1, 4, 10_000, { targetMs: 2500 })
+  const gate = new HandshakeGate(1, 4, 10_000, { targetMs: 2500, initial: 64 })
   gate.acquire({})
   const waiting = gate.acquire({})
   gate.close()
@@ -84,7 +111,7 @@ t.test('close refuses the waiters and stops the sampler', async (t) => {
 })
 
 t.test('the real sampler sees a saturated loop and lowers the limit to what completes', async (t) => {
-  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50 })
+  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50, initial: 64 })
   t.teardown(() => gate.close())
   const held = Array.from({ length: 64 }, () => ({}))
   for (const h of held) gate.acquire(h)
@@ -126,7 +153,7 @@ t.test('a loop starved by other processes on its core reads as saturated: the li
     for (const hog of hogs) hog.kill('SIGKILL')
     spawnSync('taskset', ['-a', '-p', mask, String(process.pid)])
   })
-  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50 })
+  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50, initial: 64 })
   t.teardown(() => gate.close())
   const held = Array.from({ length: 64 }, () => ({}))
   for (const h of held) gate.acquire(h)

@@ -15,7 +15,10 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks'
  * - loop saturated and the limit was pressed: limit = completion rate × target, where the target
  *   is a fraction of the handshake deadline (gate refusals before TLS are what is left over);
  * - loop not saturated and the limit was pressed: there is CPU to spare, so it grows;
- * - the limit not pressed: nothing is learnt, it stays.
+ * - the limit not pressed: nothing is learnt, it stays;
+ * - and first of all, an admitted handshake that passed its deadline (HANDSHAKE_TIMEOUT) means
+ *   the estimate was too high — the core's share fell after the handshake was admitted — so the
+ *   limit and the estimate are halved at once, whatever else the sample says.
  *
  * "Saturated" is the event-loop thread's demand for CPU: the share of the interval it was running
  * or waiting to run (Linux's /proc/self/schedstat, main thread), else the loop's own utilisation.
@@ -45,11 +48,17 @@ export interface AdmissionSample {
   readonly completions: number
   /** Whether a handshake found the limit full during the interval. */
   readonly pressed: boolean
+  /** Admitted handshakes refused HANDSHAKE_TIMEOUT during the interval. */
+  readonly deadlinesPassed?: number
 }
 
 /** Above this the loop has no time left to give a new handshake without slowing the others. */
 export const SATURATED = 0.8
-const DEFAULT_INITIAL = 64
+/**
+ * Before anything is measured, assume a handshake costs 20 ms of wall time (3–4 ms of CPU on a
+ * core shared five ways): 125 in flight for the default 2.5 s target.
+ */
+const ASSUMED_HANDSHAKE_MS = 20
 const DEFAULT_FLOOR = 16
 /** Weight of the newest saturated sample in the completion-rate estimate. */
 const RATE_WEIGHT = 0.5
@@ -66,7 +75,7 @@ export class AdaptiveLimit {
     this.max = options.max
     this.floor = Math.min(options.max, options.floor ?? DEFAULT_FLOOR)
     this.targetMs = options.targetMs
-    this.value = this.clamp(options.initial ?? DEFAULT_INITIAL)
+    this.value = this.clamp(options.initial ?? Math.floor(options.targetMs / ASSUMED_HANDSHAKE_MS))
   }
 
   get current(): number {
@@ -79,6 +88,11 @@ export class AdaptiveLimit {
   }
 
   observe(sample: AdmissionSample): void {
+    if ((sample.deadlinesPassed ?? 0) > 0) {
+      this.value = this.clamp(Math.floor(this.value / 2))
+      this.capacity /= 2
+      return
+    }
     if (!sample.pressed || sample.elapsedMs <= 0) return
     if (sample.demand >= SATURATED) {
       // No completion yet (the first of a storm's handshakes are still sharing the core): no
@@ -106,6 +120,7 @@ export class AdaptiveLimit {
 export class AdmissionSampler {
   private completions = 0
   private pressed = false
+  private deadlines = 0
   private readonly demand: DemandMeter
   private lastAt = performance.now()
   private readonly timer: NodeJS.Timeout
@@ -124,6 +139,10 @@ export class AdmissionSampler {
     this.pressed = true
   }
 
+  deadlinePassed(): void {
+    this.deadlines++
+  }
+
   close(): void {
     clearInterval(this.timer)
   }
@@ -131,10 +150,13 @@ export class AdmissionSampler {
   private sample(): void {
     const now = performance.now()
     const elapsedMs = now - this.lastAt
-    this.limit.observe({ elapsedMs, demand: this.demand.since(elapsedMs), completions: this.completions, pressed: this.pressed })
+    this.limit.observe({
+      elapsedMs, demand: this.demand.since(elapsedMs), completions: this.completions, pressed: this.pressed, deadlinesPassed: this.deadlines,
+    })
     this.lastAt = now
     this.completions = 0
     this.pressed = false
+    this.deadlines = 0
   }
 }
 

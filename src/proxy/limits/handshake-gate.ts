@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../../audit/event'
 import { AdaptiveLimit, AdmissionSampler } from './adaptive-limit'
 
 /**
@@ -29,10 +30,10 @@ export class HandshakeGate {
 
   constructor(
     readonly max: number, readonly queueLength: number, readonly waitMs: number,
-    adaptive?: { readonly targetMs: number; readonly sampleMs?: number },
+    adaptive?: { readonly targetMs: number; readonly sampleMs?: number; readonly initial?: number },
   ) {
     if (adaptive !== undefined) {
-      this.adaptive = new AdaptiveLimit({ max, targetMs: adaptive.targetMs })
+      this.adaptive = new AdaptiveLimit({ max, targetMs: adaptive.targetMs, ...(adaptive.initial !== undefined ? { initial: adaptive.initial } : {}) })
       this.sampler = new AdmissionSampler(this.adaptive, adaptive.sampleMs)
     }
   }
@@ -73,6 +74,14 @@ export class HandshakeGate {
     clearTimeout(waiter.timer)
     this.holders.add(waiter.holder)
     waiter.resolve(true)
+  }
+
+  /**
+   * Fed every audit event (off the connection path, as the failed-login throttle is): an admitted
+   * handshake that passed its deadline tells the adaptive limit it admitted too many.
+   */
+  observe(event: AuditEvent): void {
+    if (this.sampler !== undefined && event.type === 'connection.rejected' && event.reason === 'HANDSHAKE_TIMEOUT') this.sampler.deadlinePassed()
   }
 
   close(): void {
