@@ -5,7 +5,7 @@ import t from 'tap'
 import { AdaptiveLimit, SATURATED } from '../../src/proxy/limits/adaptive-limit'
 import { HandshakeGate } from '../../src/proxy/limits/handshake-gate'
 
-const sample = (over: Partial<{ elapsedMs: number; demand: number; completions: number; pressed: boolean }>) => ({
+const sample = (over: Partial<{ elapsedMs: number; demand: number; completions: number; pressed: boolean; deadlinesPassed: number }>) => ({
   elapsedMs: 250, demand: 1, completions: 0, pressed: true, ...over,
 })
 
@@ -141,7 +141,7 @@ t.test('the real sampler sees a saturated loop and lowers the limit to what comp
 
 t.test('a loop starved by other processes on its core reads as saturated: the limit shrinks, it does not grow', async (t) => {
   if (!existsSync('/proc/self/schedstat') || spawnSync('taskset', ['-V']).status !== 0) {
-    t.skip('needs Linux schedstat and taskset (util-linux)')
+    t.comment('skipped: needs Linux schedstat and taskset (util-linux)')
     return
   }
   // Pin this process and two busy loops to one CPU: the event loop below wants all of it and gets a
