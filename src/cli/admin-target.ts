@@ -1,18 +1,17 @@
-import { existsSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { loadConfig, readSecrets } from '../config/load'
 import { readRootKeyFile, rootKeyPath } from '../admin/root-key'
 import type { AdminTarget } from './admin-client'
 import { CliError } from './cli-error'
+import { chooseConfigFile } from './config-file'
 import type { CliIo } from './io'
-
-export const DEFAULT_CONFIG_FILE = 'portcullis.yaml'
 
 /**
  * Where admin commands send their calls and which key signs them (DESIGN §3): `--admin-url`, then
- * the environment (PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID / _SECRET); else the local config
- * (`-c FILE`, or ./portcullis.yaml when present, else the defaults: admin 127.0.0.1:9080,
- * dataDir ./data) and the root key the gateway wrote to `<dataDir>/root-access-key.json`.
+ * the environment (PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID / _SECRET); else the config file
+ * `start` would read here (config-file.ts: `-c FILE`, else PORTCULLIS_CONFIG, else ./portcullis.yaml
+ * when present, else the defaults: admin 127.0.0.1:9080, dataDir ./data) and the root key the
+ * gateway wrote to `<dataDir>/root-access-key.json`.
  * The target says where its endpoint and key came from, so an auth failure can name them.
  */
 export async function resolveAdminTarget(io: CliIo, configFile: string | undefined, adminUrl?: string): Promise<AdminTarget> {
@@ -25,11 +24,11 @@ export async function resolveAdminTarget(io: CliIo, configFile: string | undefin
     ? 'PORTCULLIS_ACCESS_KEY_ID/PORTCULLIS_ACCESS_KEY_SECRET'
     : 'PORTCULLIS_ROOT_ACCESS_KEY_ID/PORTCULLIS_ROOT_ACCESS_KEY_SECRET'
   if (url === undefined || id === undefined || secret === undefined) {
-    const file = configFile ?? (existsSync(join(io.cwd, DEFAULT_CONFIG_FILE)) ? join(io.cwd, DEFAULT_CONFIG_FILE) : undefined)
-    const config = loadConfig({ ...(file !== undefined ? { file: absolute(io, file) } : {}), env: io.env })
+    const { file } = chooseConfigFile(io, configFile)
+    const config = loadConfig({ ...(file !== undefined ? { file } : {}), env: io.env })
     if (url === undefined) {
       url = `http://${connectHost(config.admin.host)}:${config.admin.port}`
-      urlSource = file !== undefined ? `admin in ${absolute(io, file)}` : 'the default admin address'
+      urlSource = file !== undefined ? `admin in ${file}` : 'the default admin address'
     }
     if (id === undefined || secret === undefined) {
       const keyFile = rootKeyPath(absolute(io, config.store.dataDir))

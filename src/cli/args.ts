@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { CliError } from './cli-error'
 import type { CliIo } from './io'
 import type { Parsed } from './spec'
+import { readStdin } from './stdin'
 
 export type { Parsed } from './spec'
 
@@ -34,7 +35,12 @@ export function oneId(positionals: readonly string[], flag: string | undefined, 
   return id
 }
 
+/** The file name that means stdin, as in most command-line tools (`instance create -f -`). */
+export const STDIN_FILE = '-'
+
+/** A file's text; `-` reads stdin (stdin.ts). */
 export async function readText(io: CliIo, file: string): Promise<string> {
+  if (file === STDIN_FILE) return readStdin(io)
   try {
     return await readFile(isAbsolute(file) ? file : join(io.cwd, file), 'utf8')
   } catch (err) {
@@ -42,16 +48,17 @@ export async function readText(io: CliIo, file: string): Promise<string> {
   }
 }
 
-/** A request body from a JSON or YAML file (YAML is a superset of JSON). */
+/** A request body from a JSON or YAML file (YAML is a superset of JSON); `-` reads stdin. */
 export async function readDocument(io: CliIo, file: string): Promise<Record<string, unknown>> {
   const text = await readText(io, file)
+  const name = file === STDIN_FILE ? 'stdin' : file
   let doc: unknown
   try {
     doc = parseYaml(text)
   } catch (err) {
-    throw new CliError('USAGE', `${file} is neither JSON nor YAML: ${(err as Error).message}`)
+    throw new CliError('USAGE', `${name} is neither JSON nor YAML: ${(err as Error).message}`)
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new CliError('USAGE', `${file} must hold an object`)
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new CliError('USAGE', `${name} must hold an object`)
   return doc as Record<string, unknown>
 }
 

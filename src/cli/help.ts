@@ -105,7 +105,7 @@ function tokens(text: string): string[] {
 
 const FOOTER = [
   'Options of every command',
-  '  -c, --config FILE                     the local config: admin endpoint, data dir of the root key',
+  '  -c, --config FILE                     the config file (else PORTCULLIS_CONFIG, ./portcullis.yaml)',
   '  --output json|table                   json (default): the API answer as is; table: for people',
   '  --admin-url URL                       the admin API (else PORTCULLIS_ADMIN_URL, else the config)',
   '  -V, --version                         print the version',
@@ -114,7 +114,9 @@ const FOOTER = [
   'portcullis completion bash|zsh prints a completion script; docs/cli.md documents every command.',
   'Destructive commands ask first on a terminal; in scripts pass --yes.',
   '',
-  'Admin commands sign their calls. Endpoint and key: --admin-url or PORTCULLIS_ADMIN_URL,',
-  'PORTCULLIS_ACCESS_KEY_ID, PORTCULLIS_ACCESS_KEY_SECRET; else the local config (-c FILE, or',
-  './portcullis.yaml) and the root AccessKey in <dataDir>/root-access-key.json.',
+  'Every command reads the same config file: -c FILE, else PORTCULLIS_CONFIG, else ./portcullis.yaml',
+  'when present, else none (the defaults); start logs which. Admin commands sign their calls.',
+  'Endpoint and key: --admin-url or PORTCULLIS_ADMIN_URL, PORTCULLIS_ACCESS_KEY_ID,',
+  'PORTCULLIS_ACCESS_KEY_SECRET; else that config\'s admin address and the root AccessKey in',
+  '<dataDir>/root-access-key.json.',
 ]

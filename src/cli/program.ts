@@ -44,7 +44,7 @@ export function buildProgram(io: CliIo, specs: readonly TopSpec[], options: Buil
   program
     .description('Security gateway for MQTT and AMQP 0-9-1 brokers: run it, and administer it through its signed admin API.')
     .version(options.version, '-V, --version', 'print the version')
-    .option('-c, --config <file>', 'the local config: where the admin API listens and the data directory holding the root AccessKey (default ./portcullis.yaml when present)')
+    .option('-c, --config <file>', 'the config file: what start runs and config check validates; where admin commands find the admin API and the data directory holding the root AccessKey (default: PORTCULLIS_CONFIG, else ./portcullis.yaml when present)')
     .addOption(new Option('--output <format>', 'json: the API answer as is, for scripts; table: aligned columns for people').choices(OUTPUT_FORMATS).default('json'))
     .option('--admin-url <url>', 'the admin API to call (default: PORTCULLIS_ADMIN_URL, else the config)')
     .exitOverride()

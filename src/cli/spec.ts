@@ -10,7 +10,7 @@ import type { OutputFormat, PrintOptions } from './output'
 
 /** The options every command takes, given before or after the command (program.ts). */
 export interface GlobalOptions {
-  /** `-c FILE`: the local config (admin endpoint, data directory of the root key). */
+  /** `-c FILE`: the config file (config-file.ts: else PORTCULLIS_CONFIG, else ./portcullis.yaml). */
   config?: string
   /** `--output json|table`. */
   output: OutputFormat

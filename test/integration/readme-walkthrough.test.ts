@@ -14,13 +14,20 @@ import { serviceAvailable, unusedPort } from '../helpers/services'
  * README reads). Each block must exit 0 and the key outputs must be there: the message through
  * Mosquitto, the device and its session listed, the refusal after the revocation, the AMQP
  * round trip. When the README and the gateway diverge, this fails.
+ *
+ * Then the blocks of the README's other sections tagged `sh after-walkthrough` (the CA and device
+ * commands, the AMQP instance with its own certificate, the amqplib and pika clients), in order, in
+ * the same shell and against the same gateway, as those sections say to run them. There the README
+ * writes `portcullis` for `npx portcullis` (or `node bin/portcullis.js`, README "Operating it"):
+ * the test defines it as the latter, which costs less CPU per call than npx (the walk-through
+ * already runs npx itself).
  */
 
 const ROOT = join(__dirname, '..', '..')
 const BLOCK_TIMEOUT_MS = 90_000
 const READY_MARK = '@@walkthrough-block-done@@'
 
-interface Block { kind: 'walkthrough' | 'walkthrough-gateway'; source: string }
+interface Block { kind: 'walkthrough' | 'walkthrough-gateway' | 'after-walkthrough'; source: string }
 interface BlockRun { block: Block; index: number; out: string; err: string }
 
 /** The fenced blocks of the README's "## Walk-through" section tagged `sh walkthrough…`, in order. */
@@ -34,6 +41,19 @@ function walkthroughBlocks(readme: string): Block[] {
   for (const m of section.matchAll(fence)) blocks.push({ kind: m[1] as Block['kind'], source: m[2] ?? '' })
   return blocks
 }
+
+/** The blocks tagged `sh after-walkthrough`, anywhere in the README, in order. */
+function afterWalkthroughBlocks(readme: string): Block[] {
+  const fence = /^```sh after-walkthrough[ \t]*\n([\s\S]*?)^```[ \t]*$/gm
+  return [...readme.matchAll(fence)].map((m) => ({ kind: 'after-walkthrough' as const, source: m[1] ?? '' }))
+}
+
+/** `portcullis` in the README's reference sections ("The examples below write `portcullis` for `npx portcullis`"). */
+const PORTCULLIS_FUNCTION = 'portcullis() { node bin/portcullis.js "$@"; }\n'
+
+// The whole file: a walk-through and the reference sections on a busy machine take longer than
+// the default per-file timeout (.taprc); the root test's timeout is the file's.
+t.setTimeout(600_000)
 
 function commandMissing(name: string): boolean {
   return spawnSync('bash', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status !== 0
@@ -145,10 +165,13 @@ t.test('the README walk-through blocks are found in order', async (t) => {
   const first = blocks.findIndex((b) => b.kind === 'walkthrough-gateway')
   t.ok(first > 0 && first < blocks.length - 1, 'the gateway starts after the config and before the steps that use it')
   t.same(walkthroughBlocks('# x\n## Other\n```sh walkthrough\nfalse\n```\n'), [], 'only the Walk-through section counts')
+  const after = afterWalkthroughBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'))
+  t.ok(after.some((b) => b.source.includes('ca register')) && after.some((b) => b.source.includes('import pika')), 'the CA commands and the AMQP clients are marked `sh after-walkthrough`')
+  t.notOk(after.some((b) => walkthroughBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8')).some((w) => w.source === b.source)), 'no block is run twice')
 })
 
 t.test('every command of the README walk-through runs as written against a real gateway', async (t) => {
-  t.setTimeout(420_000)
+  t.setTimeout(540_000)
   if (!await serviceAvailable(t, 'mosquitto', 1883)) return
   if (!await serviceAvailable(t, 'rabbitmq', 5672)) return
   const missing = ['mosquitto_pub', 'mosquitto_sub', 'openssl', 'jq', 'curl'].filter(commandMissing)
@@ -200,6 +223,27 @@ t.test('every command of the README walk-through runs as written against a real 
     }
   }
 
+  const afterBlocks = afterWalkthroughBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'))
+  t.ok(afterBlocks.length > 0, 'README.md has `sh after-walkthrough` blocks')
+  const prelude = join(scripts, 'after-prelude.sh')
+  writeFileSync(prelude, PORTCULLIS_FUNCTION)
+  await shell.run(prelude)
+  for (const [index, block] of afterBlocks.entries()) {
+    const file = join(scripts, `after-${index + 1}.sh`)
+    writeFileSync(file, block.source)
+    const started = shell.outputLength
+    try {
+      const { out, err } = await shell.run(file)
+      runs.push({ block, index: blocks.length + index, out, err })
+      t.pass(`after-walkthrough block ${index + 1} exits 0: ${firstLine(block.source)}`)
+    } catch (e) {
+      t.fail(`after-walkthrough block ${index + 1} failed (${(e as Error).message}): ${firstLine(block.source)}`, {
+        block: block.source, stdout: shell.outputSince(started), stderr: shell.errors.slice(-4000), gateway: gatewayLog.join('').slice(-4000),
+      })
+      return
+    }
+  }
+
   const transcript = (from: BlockRun | undefined): string => runs.slice(from === undefined ? 0 : runs.indexOf(from)).map((r) => r.out).join('')
   const find = (what: string, test: (source: string) => boolean): BlockRun | undefined => {
     const run = runs.find((r) => test(r.block.source))
@@ -226,6 +270,24 @@ t.test('every command of the README walk-through runs as written against a real 
   const amqp = find('runs the AMQP client', (s) => s.includes('amqplib'))
   t.match(amqp?.out ?? '', /^received: hello over AMQP through portcullis$/m, 'the AMQP client round-trips through RabbitMQ')
   t.match(amqp?.out ?? '', /^\(none\)$/m, 'no session is left')
+
+  const cas = find('registers a CA on plant-2', (s) => s.includes('ca register') && s.includes('plant-2'))
+  t.match(cas?.out ?? '', /^[0-9a-f]{64} +ACTIVE +O=Portcullis dev, CN=Portcullis dev device CA /m, 'the CA is listed ACTIVE')
+  const devices = find('runs every device and CA state command', (s) => s.includes('device revoke') && s.includes('plant-2'))
+  const caOut = devices?.out ?? ''
+  t.match(caOut, /^subject=O ?= ?Portcullis dev, CN ?= ?sensor-2$/m, 'the downloaded device certificate is sensor-2')
+  t.match(caOut, /^INACTIVE\nACTIVE\nINACTIVE\nACTIVE\nrefused \(exit 1\)\nREVOKED\n[0-9a-f]{64}$/m, 'the states change as the comments say, and the CA goes only after its device')
+  t.match(devices?.err ?? '', /CA_HAS_ACTIVE_DEVICES/, 'the delete is refused while the device is ACTIVE')
+
+  const amqpSetup = find('creates the AMQP instance from stdin with its own certificate', (s) => s.includes('instance create -f -') && s.includes('id: mq-2'))
+  t.match(amqpSetup?.out ?? '', /"hostnames": \[\s*"mq-2\.example\.com"\s*\]/, 'mq-2 was created from the YAML on stdin')
+  t.match(amqpSetup?.out ?? '', /"createTimestamp": \d+/, 'the static account was created')
+  const amqplib = find('runs the amqplib client', (s) => s.includes("from 'amqplib'") && s.includes('mq-2.example.com'))
+  t.match(amqplib?.out ?? '', /^received: hello from amqplib through portcullis$/m, 'amqplib round-trips through the gateway to RabbitMQ')
+  const pika = find('runs the pika client', (s) => s.includes('import pika'))
+  t.match(pika?.out ?? '', /^received: hello from pika through portcullis$/m, 'pika round-trips through the gateway to RabbitMQ')
+  const disabled = find('disables the AccessKey', (s) => s.includes('access-key disable'))
+  t.match(disabled?.out ?? '', /^Inactive$/m, 'the AccessKey is disabled')
 })
 
 function firstLine(source: string): string {

@@ -6,7 +6,7 @@ import { adminClient, seg, type CommandContext, type LeafSpec } from './context'
 
 /** `portcullis instance create|list|show|update|delete|rotate-backend-password` → /v1/instances (DESIGN §3). */
 const FIELD_OPTIONS: readonly OptionSpec[] = [
-  { flags: '-f, --file <body>', description: 'the instance as JSON or YAML (the only way to give a backend password); the flags below override its fields' },
+  { flags: '-f, --file <body>', description: 'the instance as JSON or YAML, - for stdin (the only way to give a backend password); the flags below override its fields' },
   { flags: '--hostname <name>', description: 'a TLS server name (SNI) of the instance; repeat for several', multiple: true },
   { flags: '--backend-kind <kind>', description: 'tcp (a broker at --backend-host/--backend-port) or embedded (an in-process aedes broker, MQTT)' },
   { flags: '--backend-host <host>', description: 'the broker host' },
@@ -20,9 +20,9 @@ const FIELD_OPTIONS: readonly OptionSpec[] = [
   { flags: '--server-key <file>', description: 'PEM private key of --server-cert' },
 ]
 
-const CREATE_SYNOPSIS = '--id ID --protocol mqtt|amqp [--hostname NAME]... [--backend-kind tcp|embedded] [--backend-host H --backend-port P] [--backend-username U] [--backend-vhost V] [--access-type ANY_TUNNEL|SINGLE_TUNNEL] [--vpc-id VPC] [--authorization off|enforce] [--server-cert FILE --server-key FILE] [-f BODY.json|yaml]'
+const CREATE_SYNOPSIS = '--id ID --protocol mqtt|amqp [--hostname NAME]... [--backend-kind tcp|embedded] [--backend-host H --backend-port P] [--backend-username U] [--backend-vhost V] [--access-type ANY_TUNNEL|SINGLE_TUNNEL] [--vpc-id VPC] [--authorization off|enforce] [--server-cert FILE --server-key FILE] [-f BODY.json|yaml|-]'
 
-/** The body from `--file` overlaid with the individual flags. Passwords only via the file. */
+/** The body from `--file` (`-`: stdin) overlaid with the individual flags. Passwords only via the file. */
 async function bodyFrom(ctx: CommandContext, parsed: Parsed): Promise<Record<string, unknown>> {
   const file = str(parsed, 'file')
   const body: Record<string, unknown> = file === undefined ? {} : await readDocument(ctx.io, file)

@@ -22,10 +22,10 @@ function nameAndPrincipal(positionals: readonly string[], verb: string): [string
 
 const put: LeafSpec = {
   name: 'put',
-  synopsis: 'NAME --file DOC.json',
+  synopsis: 'NAME --file DOC.json|-',
   summary: 'create or replace {statements: [{effect, actions, resources}]} (JSON or YAML)',
   args: ['[name]'],
-  options: [{ flags: '-f, --file <doc>', description: 'the policy document, JSON or YAML' }],
+  options: [{ flags: '-f, --file <doc>', description: 'the policy document, JSON or YAML; - reads it from stdin' }],
   async run(ctx, parsed) {
     const name = oneId(parsed.positionals, undefined, 'a policy name')
     const body = await readDocument(ctx.io, required(str(parsed, 'file'), '--file'))

@@ -1,5 +1,5 @@
 import { loadConfig, readSecrets } from '../../config/load'
-import { isAbsolute, join } from 'node:path'
+import { chooseConfigFile, describeConfigChoice } from '../config-file'
 import type { CommandContext, LeafSpec } from './context'
 import type { ReloadOutcome } from '../../config/reload'
 import { RESTART_MESSAGE } from '../../config/reload-plan'
@@ -15,17 +15,20 @@ import { RESTART_MESSAGE } from '../../config/reload-plan'
 export const startCommand: LeafSpec = {
   name: 'start',
   synopsis: '[-c FILE]',
-  summary: 'run the gateway (config: FILE, else defaults + PORTCULLIS_* env)',
-  details: 'SIGHUP reopens the audit files and reloads FILE (README "Reload"); SIGINT/SIGTERM stop it gracefully.',
+  summary: 'run the gateway (config: -c FILE, else PORTCULLIS_CONFIG, else ./portcullis.yaml, else the defaults)',
+  details: 'It logs which config file it read; the PORTCULLIS_* environment overrides apply on top. The admin commands and config check read the same file by the same rule. SIGHUP reopens the audit files and reloads that file (README "Reload"); SIGINT/SIGTERM stop it gracefully.',
   run: (ctx) => start(ctx),
 }
 
 async function start(ctx: CommandContext): Promise<number> {
-  const file = ctx.global.config
-  const path = file === undefined ? undefined : isAbsolute(file) ? file : join(ctx.io.cwd, file)
+  const choice = chooseConfigFile(ctx.io, ctx.global.config)
+  const path = choice.file
+  // A refusal names the file itself ("invalid configuration in FILE").
   const config = loadConfig({ ...(path !== undefined ? { file: path } : {}), env: ctx.io.env })
   const secrets = readSecrets(ctx.io.env)
   const { checkClusterConfig, isWorker, runPrimary, workerCount } = await import('../../cluster')
+  // Once per start: the primary says it, its workers read the same file by the same rule.
+  if (!isWorker()) ctx.io.stderr.write(`portcullis: ${describeConfigChoice(choice)}\n`)
   checkClusterConfig(config)
   if (workerCount(config) > 1 && !isWorker()) {
     const primary = await runPrimary(config, secrets, (line) => ctx.io.stderr.write(`portcullis: ${line}\n`))
