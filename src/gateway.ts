@@ -49,6 +49,8 @@ import { notifyPrimaryOfReload, workerListenPorts } from './cluster'
 import { TickBudget } from './proxy/pump'
 import { Listener } from './proxy/listener'
 import { connectionLimitsFrom } from './proxy/limits/source-limits'
+import { AmqpWarmPool } from './protocols/amqp/backend-pool/warm-pool'
+import { warmPoolSettings } from './protocols/amqp/backend-pool/settings'
 import type { PipelineDeps } from './proxy/deps'
 import type { KeyPair } from './proxy/tls-contexts'
 import type { Store } from './store/store'
@@ -285,9 +287,20 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(audit.subscribe((event) => connectionLimits.handshakes.observe(event)))
     const failedAuth = connectionLimits.failedAuth
     if (failedAuth !== undefined) cleanups.push(audit.subscribe((event) => failedAuth.observe(event)))
+    // The AMQP warm pool (limits.amqpWarmPool; each worker has its own): settings read from the
+    // running config at every client, so a reload applies at once; an instance change (backend
+    // password rotation, update, delete, a reload's bootstrap) drops that instance's connections.
+    const warmUpstreams = new AmqpWarmPool({
+      settings: () => warmPoolSettings(deps.config.limits),
+      processId, metrics, logger,
+      currentInstance: (id) => directory.get(id),
+    })
+    cleanups.push(() => warmUpstreams.close())
+    cleanups.push(directory.onChange((id) => warmUpstreams.dropInstance(id)))
     const deps: ReloadableDeps = {
       config, processId, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, recheck,
       audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness, connectionLimits, authorization,
+      warmUpstreams,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
       upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }

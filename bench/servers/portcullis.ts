@@ -66,6 +66,7 @@ export async function startPortcullis(o: {
     audit: { sinks: [{ kind: 'file', path: auditFile }] },
     log: { level: 'warn' },
     workers: o.workers,
+    ...amqpWarmPoolFromEnv(),
   }))
   const accessKeyId = 'benchroot'
   const accessKeySecret = randomBytes(24).toString('base64url')
@@ -104,6 +105,18 @@ export async function startPortcullis(o: {
     }
   }
   return { ...server, stop, workerPids, auditFile, mqttPort: port('mqtts'), amqpPort: port('amqps'), admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret) }
+}
+
+/**
+ * BENCH_PORTCULLIS_AMQP_POOL="SIZE[,MAX_IDLE_MS]" turns the AMQP warm pool on for the run
+ * (`limits.amqpWarmPool`, off by default), to compare AMQP connects to Open-Ok with and without it.
+ */
+function amqpWarmPoolFromEnv(): { limits?: { amqpWarmPool: { size: number; maxIdleMs?: number } } } {
+  const spec = process.env.BENCH_PORTCULLIS_AMQP_POOL
+  if (spec === undefined || spec === '') return {}
+  const [size, maxIdleMs] = spec.split(',').map(Number)
+  if (size === undefined || !Number.isInteger(size)) throw new Error(`BENCH_PORTCULLIS_AMQP_POOL=${spec}: expected SIZE[,MAX_IDLE_MS]`)
+  return { limits: { amqpWarmPool: { size, ...(maxIdleMs !== undefined ? { maxIdleMs } : {}) } } }
 }
 
 /** Signed admin API calls (DESIGN §3 "Admin API"), as the CLI and the tests make them. */

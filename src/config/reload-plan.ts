@@ -17,7 +17,8 @@ import type { Config } from './schema'
  * - `log.level`, `shutdown` (read when a stop begins).
  * - `limits` read per connection from the running config (the handshake deadline and caps, the
  *   backend connect timeout, maxConnections, the splice's inspection and backlog caps, the
- *   slow-consumer timeout): new connections use the new value.
+ *   slow-consumer timeout, the AMQP warm pool's size and maxIdleMs): new connections use the new
+ *   value.
  *
  * restart: `store`, `admin` (the admin server listens once), `workers` (the process tree),
  * `demo`, `audit.sinks` (each sink holds its own hash chain; the sinks are reopened on every
@@ -35,6 +36,7 @@ const LIMIT_MODES = {
   maxConnectBytes: 'live',
   maxHandshakeFrameBytes: 'live',
   backendConnectTimeoutMs: 'live',
+  amqpWarmPool: 'live',
   maxConnections: 'live',
   credentialWindowMs: 'restart',
   maxAdminBodyBytes: 'restart',

@@ -133,6 +133,19 @@ const limits = z.strictObject({
   /** AMQP frame-max enforced until the connection is spliced. */
   maxHandshakeFrameBytes: z.number().int().min(4096).default(131_072),
   backendConnectTimeoutMs: z.number().int().positive().default(5_000),
+  /**
+   * AMQP warm pool (src/protocols/amqp/backend-pool/): per instance (and set of client
+   * capabilities), up to `size` backend connections logged in ahead of their clients and parked
+   * at RabbitMQ's Connection.Tune, so that a client's Open-Ok does not wait on the broker's
+   * handshake; each is used by one client only. Filled only for instances that have AMQP clients,
+   * a parked connection is closed after `maxIdleMs` (kept under RabbitMQ's 10 s
+   * `handshake_timeout`) and replaced only if clients came meanwhile. Default off (`size: 0`):
+   * with it on the broker sees the gateway's client-properties, not the client's own.
+   */
+  amqpWarmPool: z.strictObject({
+    size: z.number().int().min(0).max(64).default(0),
+    maxIdleMs: z.number().int().min(100).max(9_000).default(5_000),
+  }).default({ size: 0, maxIdleMs: 5_000 }),
   maxConnections: z.number().int().positive().default(100_000),
   /** Dynamic AMQP logins: accepted distance of the password timestamp from now. */
   credentialWindowMs: z.number().int().positive().default(15 * 60_000),

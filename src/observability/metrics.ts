@@ -145,6 +145,55 @@ export class Metrics {
     collect: () => this.authorizationTallies.collectInto(this.authorizationDecisions),
   })
 
+  /**
+   * The AMQP warm pool (`limits.amqpWarmPool`, src/protocols/amqp/backend-pool/), per instance:
+   * connections parked at Connection.Tune now; clients that took one or found none (and logged in
+   * cold); parked connections closed unused after maxIdleMs; pool logins that failed (`stage`
+   * login) and parked connections the broker closed or broke while parked (`stage` parked), never
+   * handed out; parked connections discarded because the instance changed or the gateway stopped.
+   */
+  readonly amqpPoolParked = new Gauge({
+    name: 'portcullis_amqp_backend_pool_parked',
+    help: 'AMQP backend connections logged in ahead of their clients and parked at Connection.Tune',
+    labelNames: ['instance'] as const,
+    registers: [this.registry],
+  })
+
+  readonly amqpPoolTaken = new Counter({
+    name: 'portcullis_amqp_backend_pool_taken_total',
+    help: 'AMQP clients given a parked backend connection (their Open-Ok did not wait on the broker login)',
+    labelNames: ['instance'] as const,
+    registers: [this.registry],
+  })
+
+  readonly amqpPoolMissed = new Counter({
+    name: 'portcullis_amqp_backend_pool_missed_total',
+    help: 'AMQP clients that found no parked backend connection and logged in to the broker themselves',
+    labelNames: ['instance'] as const,
+    registers: [this.registry],
+  })
+
+  readonly amqpPoolExpired = new Counter({
+    name: 'portcullis_amqp_backend_pool_expired_total',
+    help: 'Parked AMQP backend connections closed unused after limits.amqpWarmPool.maxIdleMs',
+    labelNames: ['instance'] as const,
+    registers: [this.registry],
+  })
+
+  readonly amqpPoolFailed = new Counter({
+    name: 'portcullis_amqp_backend_pool_failed_total',
+    help: 'Warm pool logins that failed (stage=login) and parked connections the broker closed or broke while parked (stage=parked); none is handed out',
+    labelNames: ['instance', 'stage'] as const,
+    registers: [this.registry],
+  })
+
+  readonly amqpPoolDiscarded = new Counter({
+    name: 'portcullis_amqp_backend_pool_discarded_total',
+    help: 'Parked AMQP backend connections closed because their instance changed (cause=instance_changed) or the gateway stopped (cause=shutdown)',
+    labelNames: ['instance', 'cause'] as const,
+    registers: [this.registry],
+  })
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
   }

@@ -17,6 +17,7 @@ import type { EmbeddedBrokers } from '../backends/embedded-brokers'
 import type { StoreFreshness } from '../store/freshness'
 import type { ConnectionLimits } from './limits/source-limits'
 import type { AuthorizationService } from '../authorization/authorization-service'
+import type { WarmUpstreams } from './stages/upstream'
 
 /**
  * Everything the data path may use, built once by the composition root (gateway.ts). No stage
@@ -58,4 +59,10 @@ export interface PipelineDeps {
    * decisions at admission and the per-session authorizer of the splice's filters.
    */
   readonly authorization: Pick<AuthorizationService, 'enforces' | 'connect' | 'session' | 'ended' | 'accountOf'>
+  /**
+   * Broker connections opened ahead of their clients (`limits.amqpWarmPool`: the AMQP warm pool,
+   * src/protocols/amqp/backend-pool/). Absent, or answering none, every client's broker
+   * connection is opened for it.
+   */
+  readonly warmUpstreams?: WarmUpstreams
 }

@@ -5,25 +5,39 @@ import type { Admitted, Connected } from '../lifecycle/context'
 import type { AnyProtocolModule } from '../lifecycle/protocol'
 import { next, reject, type Step } from '../verdict'
 import type { InstanceRecord } from '../../store/records'
+import type { ProtocolName } from '../../protocols/names'
 
-type Deps = Pick<PipelineDeps, 'config' | 'embeddedBrokers'>
+type Deps = Pick<PipelineDeps, 'config' | 'embeddedBrokers' | 'warmUpstreams'>
 type Protocol = Pick<AnyProtocolModule, 'name' | 'embeddedBackend'>
+
+/**
+ * Broker connections opened (and logged in) before their client arrived: the AMQP warm pool
+ * (src/protocols/amqp/backend-pool/). `take` answers one for this client, used by it alone, or
+ * undefined, and then the stage opens one as it always has: a pool can only save time, never
+ * refuse anybody.
+ */
+export interface WarmUpstreams {
+  take(ctx: Admitted<unknown>, protocol: ProtocolName): Socket | undefined
+}
 
 /**
  * Opens the connection to the instance's broker: plain TCP, TLS (verified against the backend's
  * CA bundle), or the embedded aedes broker on loopback. A broker that does not answer within
  * `limits.backendConnectTimeoutMs` (or the handshake deadline, whichever comes first) is
- * BACKEND_UNAVAILABLE; the gateway refuses this client and goes on serving others.
+ * BACKEND_UNAVAILABLE; the gateway refuses this client and goes on serving others. A connection
+ * opened ahead of the client (`warmUpstreams`, the AMQP warm pool) is taken first when there is one.
  */
 export function connectUpstream(protocol: Protocol) {
   return async <H>(ctx: Admitted<H>, deps: Deps): Promise<Step<Connected<H>>> => {
+    const warm = deps.warmUpstreams?.take(ctx, protocol.name)
+    if (warm !== undefined) return next({ ...ctx, phase: 'connected', upstream: warm })
     let target: { host: string; port: number }
     try {
       target = await resolveTarget(ctx.instance, protocol, deps)
     } catch (err) {
       return reject('BACKEND_UNAVAILABLE', (err as Error).message)
     }
-    const socket = await openSocket(ctx.instance, target, deps.config.limits.backendConnectTimeoutMs, ctx.signal)
+    const socket = await openBackendSocket(ctx.instance, target, deps.config.limits.backendConnectTimeoutMs, ctx.signal)
     if (socket instanceof Error) return reject('BACKEND_UNAVAILABLE', socket.message)
     return next({ ...ctx, phase: 'connected', upstream: socket })
   }
@@ -39,7 +53,11 @@ async function resolveTarget(instance: InstanceRecord, protocol: Protocol, deps:
   return { host: backend.host, port: backend.port }
 }
 
-function openSocket(
+/**
+ * One TCP or TLS connection to a broker, resolved once it is connected (TLS: verified) or with the
+ * reason it is not; the socket is destroyed on failure. Also what the AMQP warm pool opens with.
+ */
+export function openBackendSocket(
   instance: InstanceRecord, target: { host: string; port: number }, timeoutMs: number, signal: AbortSignal,
 ): Promise<Socket | Error> {
   const tls = instance.backend.kind === 'tcp' ? instance.backend.tls : undefined

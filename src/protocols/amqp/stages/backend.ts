@@ -1,7 +1,7 @@
-import { PROTOCOL_HEADER } from '../frame-codec'
 import { encodeMethodFrame, type Tune } from '../methods'
 import { longstr, table, type FieldTable, type FieldValue } from '../field-table'
-import { HandshakeFrames } from '../handshake-frames'
+import { loginToBackend } from '../backend-login'
+import { claimWarmHandshake } from '../backend-pool/handed-out'
 import type { PipelineDeps } from '../../../proxy/deps'
 import type { Connected, Ready } from '../../../proxy/lifecycle/context'
 import { next, reject, type Step } from '../../../proxy/verdict'
@@ -10,37 +10,24 @@ import { sessionIdentity } from '../../../proxy/lifecycle/session-view'
 import { decidedBy } from '../../../authorization/explain'
 import type { AmqpHello } from '../phases'
 
-
 /**
- * AMQP 0-9-1 §2.2.4, the second half: the gateway opens its own connection to the instance's
- * RabbitMQ with the backend credentials (PLAIN), then relays the broker's Tune to the client and
+ * AMQP 0-9-1 §2.2.4, the second half: the gateway's own connection to the instance's RabbitMQ,
+ * logged in with the backend credentials (PLAIN) — by this stage now (the cold path,
+ * backend-login.ts), or ahead of the client by the warm pool (backend-pool/), whose connection
+ * waits at the broker's Tune. Either way the stage then relays the broker's Tune to the client and
  * the client's Tune-Ok back, so that both ends agree on frame-max, channel-max and heartbeat, and
  * forwards Open (vhost passed through, or mapped to the instance's). Open-Ok — or the broker's
  * refusal of the vhost — comes back through the splice.
  */
 export async function amqpBackend(ctx: Connected<AmqpHello>, deps: Pick<PipelineDeps, 'config' | 'authorization'>): Promise<Step<Ready<AmqpHello>>> {
   const { hello, upstream, instance } = ctx
-  const backend = new HandshakeFrames(upstream, ctx.signal, 'backend', deps.config.limits.maxHandshakeFrameBytes)
-  upstream.write(PROTOCOL_HEADER)
-  const start = await backend.next()
-  if (start.name !== 'connection.start') return reject('BACKEND_UNAVAILABLE', `backend sent ${start.name} instead of connection.start`)
-  if (!start.mechanisms.split(' ').includes('PLAIN')) return reject('BACKEND_UNAVAILABLE', 'backend does not offer PLAIN')
-  const user = instance.backend.username ?? ''
-  const pass = instance.backend.password ?? ''
-  upstream.write(encodeMethodFrame({
-    name: 'connection.start-ok',
-    clientProperties: withGatewayProperties(hello.clientProperties, ctx),
-    mechanism: 'PLAIN',
-    response: Buffer.from(`\u0000${user}\u0000${pass}`, 'utf8'),
-    locale: 'en_US',
-  }))
-  const tune = await backend.next()
-  if (tune.name === 'connection.close') {
-    return reject('BACKEND_UNAVAILABLE', `backend refused the gateway: ${tune.replyCode} ${tune.replyText}`, amqpClose(320, 'CONNECTION_FORCED - BACKEND_UNAVAILABLE'))
-  }
-  if (tune.name !== 'connection.tune') return reject('BACKEND_UNAVAILABLE', `backend sent ${tune.name} instead of connection.tune`)
+  const warm = claimWarmHandshake(upstream)
+  const login = warm?.tuned
+    ?? await loginToBackend(upstream, ctx.signal, instance.backend, withGatewayProperties(hello.clientProperties, ctx), deps.config.limits.maxHandshakeFrameBytes)
+  if (login.kind === 'reject') return login
+  const { tune, frames: backend } = login
 
-  ctx.client.write(encodeMethodFrame(tune))
+  ctx.client.write(encodeMethodFrame({ name: 'connection.tune', ...tune }))
   const tuneOk = await hello.frames.next()
   if (tuneOk.name !== 'connection.tune-ok') return clientOutOfOrder('connection.tune-ok', tuneOk.name)
   const open = await hello.frames.next()
@@ -58,6 +45,8 @@ export async function amqpBackend(ctx: Connected<AmqpHello>, deps: Pick<Pipeline
   const tuned = agreed(tune, tuneOk)
   return next({
     ...ctx, phase: 'ready', identity,
+    // A pooled connection's broker-side name, so that the audit events trace it to this client.
+    ...(warm !== undefined ? { actor: { ...ctx.actor, backendConnection: warm.poolConnectionId } } : {}),
     hello: { ...hello, frameMax: tuned.frameMax },
     upstreamPreamble: [
       encodeMethodFrame({ ...tuneOk, ...tuned }),
