@@ -285,6 +285,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     const connectionLimits = connectionLimitsFrom(config.limits)
     cleanups.push(() => connectionLimits.handshakes.close())
     cleanups.push(audit.subscribe((event) => connectionLimits.handshakes.observe(event)))
+    metrics.watchHandshakes(connectionLimits.handshakes)
     const failedAuth = connectionLimits.failedAuth
     if (failedAuth !== undefined) cleanups.push(audit.subscribe((event) => failedAuth.observe(event)))
     // The AMQP warm pool (limits.amqpWarmPool; each worker has its own): settings read from the

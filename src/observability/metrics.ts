@@ -194,8 +194,29 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  /** Read on scrape from the handshake gate (`watchHandshakes`), so a connection pays nothing for it. */
+  private handshakes: { readonly inFlight: number; readonly limit: number } | undefined
+
+  readonly handshakesInFlight = new Gauge({
+    name: 'portcullis_handshakes_in_flight',
+    help: 'Handshakes (accept to splice or refusal) in flight in this process',
+    registers: [this.registry],
+    collect: () => { if (this.handshakes !== undefined) this.handshakesInFlight.set(this.handshakes.inFlight) },
+  })
+
+  readonly handshakeLimit = new Gauge({
+    name: 'portcullis_handshake_limit',
+    help: 'Handshakes this process admits at once now: limits.maxHandshakesInFlight, or the adaptive limit under it (limits.handshakeAdmission)',
+    registers: [this.registry],
+    collect: () => { if (this.handshakes !== undefined) this.handshakeLimit.set(this.handshakes.limit) },
+  })
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
+  }
+
+  watchHandshakes(gate: { readonly inFlight: number; readonly limit: number }): void {
+    this.handshakes = gate
   }
 
   /** The Prometheus text exposition of every metric (`GET /metrics`). */

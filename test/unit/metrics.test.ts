@@ -59,3 +59,15 @@ t.test('several Metrics coexist without touching the global registry', async (t)
   const { register } = await import('prom-client')
   t.equal(register.getSingleMetric('portcullis_store_up'), undefined)
 })
+
+t.test('the handshake gate is read on scrape: in flight and the limit now', async (t) => {
+  const metrics = new Metrics()
+  const gate = { inFlight: 3, limit: 125 }
+  metrics.watchHandshakes(gate)
+  t.match(await metrics.render(), /^portcullis_handshakes_in_flight 3$/m)
+  gate.inFlight = 7
+  gate.limit = 40
+  const text = await metrics.render()
+  t.match(text, /^portcullis_handshakes_in_flight 7$/m)
+  t.match(text, /^portcullis_handshake_limit 40$/m)
+})

@@ -24,7 +24,8 @@ export interface WarmUpstreams {
  * Opens the connection to the instance's broker: plain TCP, TLS (verified against the backend's
  * CA bundle), or the embedded aedes broker on loopback. A broker that does not answer within
  * `limits.backendConnectTimeoutMs` (or the handshake deadline, whichever comes first) is
- * BACKEND_UNAVAILABLE; the gateway refuses this client and goes on serving others. A connection
+ * BACKEND_UNAVAILABLE (HANDSHAKE_TIMEOUT when it was the handshake deadline that passed); the
+ * gateway refuses this client and goes on serving others. A connection
  * opened ahead of the client (`warmUpstreams`, the AMQP warm pool) is taken first when there is one.
  */
 export function connectUpstream(protocol: Protocol) {
@@ -38,7 +39,9 @@ export function connectUpstream(protocol: Protocol) {
       return reject('BACKEND_UNAVAILABLE', (err as Error).message)
     }
     const socket = await openBackendSocket(ctx.instance, target, deps.config.limits.backendConnectTimeoutMs, ctx.signal)
-    if (socket instanceof Error) return reject('BACKEND_UNAVAILABLE', socket.message)
+    // The client's own deadline passing is not the broker's failure: on a saturated gateway it is
+    // the gateway's, and the admission limit must hear of it as such (limits/adaptive-limit.ts).
+    if (socket instanceof Error) return reject(ctx.signal.aborted ? 'HANDSHAKE_TIMEOUT' : 'BACKEND_UNAVAILABLE', socket.message)
     return next({ ...ctx, phase: 'connected', upstream: socket })
   }
 }
