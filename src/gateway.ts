@@ -64,6 +64,7 @@ import { ServerCertificates } from './tls/server-certificates'
 import { setUpDemo, type DemoInfo } from './demo'
 import { watchCaGauge } from './observability/ca-gauge'
 import { watchFreshnessGauge } from './observability/freshness-gauge'
+import { warmConnectionPath } from './warmup/connection-path'
 
 export interface Gateway {
   readonly processId: string
@@ -305,6 +306,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),
       upstreamBudget: new TickBudget(config.limits.upstreamBytesPerTick),
     }
+    // V8 warm-up of the per-connection code (src/warmup/), before any listener accepts a client.
+    const warmup = warmConnectionPath()
+    logger.info({ rounds: warmup.rounds, ms: Math.round(warmup.ms) }, 'connection path warmed up')
     const listeners = new Map<string, LiveListener>()
     // If a later listener cannot start, the earlier ones must not keep the failed process alive.
     cleanups.push(() => Promise.all([...listeners.values()].map((l) => { l.destroyAll(); return l.stopAccepting() })).then(() => undefined))

@@ -4,7 +4,7 @@ import type { Metrics } from '../observability/metrics'
 import { AUDIT_GAP_TYPE, GENESIS_PREV, type AuditEvent, type AuditGapDetails, type AuditInput } from './event'
 import { computeEventHash, isChainHash } from './hash-chain'
 import { RecentRing, type RecentFilter } from './recent-ring'
-import { toRedactedJson } from './redact'
+import { buildAuditEvent } from './build-event'
 import { SinkQueue, type GapSpec, type SinkQueueStats } from './sink-queue'
 import type { AuditSink } from './sinks/sink'
 
@@ -77,21 +77,7 @@ export class AuditLog {
 
   /** Builds, chains and dispatches one event; returns it as written. */
   record(input: AuditInput): AuditEvent {
-    const body: Omit<AuditEvent, 'hash'> = {
-      id: randomUUID(),
-      time: new Date().toISOString(),
-      ...(this.chainId !== undefined ? { chain: this.chainId } : {}),
-      type: input.type,
-      ...(input.instanceId !== undefined ? { instanceId: input.instanceId } : {}),
-      ...(input.protocol !== undefined ? { protocol: input.protocol } : {}),
-      outcome: input.outcome,
-      ...(input.reason !== undefined ? { reason: input.reason } : {}),
-      actor: { ...toRedactedJson(input.actor), kind: input.actor.kind },
-      ...(input.source !== undefined ? { source: plainSource(input.source) } : {}),
-      details: toRedactedJson(input.details),
-      prev: this.prev,
-    }
-    const event: AuditEvent = { ...body, hash: computeEventHash(body) }
+    const event = buildAuditEvent(input, this.prev, this.chainId)
     this.prev = event.hash
     this.ring.push(event)
     for (const queue of this.queues) queue.push(event)
@@ -245,15 +231,6 @@ function startOfChain(opts: AuditLogOptions): string {
   if (opts.prev !== undefined) return opts.prev
   const head = opts.sinks.find((sink) => isChainHash(sink.chainHead))?.chainHead
   return head ?? GENESIS_PREV
-}
-
-/** Copies the typed fields only, so extra properties of a caller's object never reach the audit. */
-function plainSource(source: NonNullable<AuditInput['source']>): NonNullable<AuditEvent['source']> {
-  return {
-    ip: source.ip,
-    port: source.port,
-    ...(source.vpcId !== undefined ? { vpcId: source.vpcId } : {}),
-  }
 }
 
 /** Waits for `work` at most `ms`; never rejects on timeout (the caller carries on). */

@@ -25,6 +25,8 @@ export function isSecretKey(key: string): boolean {
  */
 export function toRedactedJson(value: Record<string, unknown> | undefined): JsonObject {
   if (value === undefined) return {}
+  const flat = flatCopy(value)
+  if (flat !== undefined) return flat
   try {
     const text = JSON.stringify(value, redactingReplacer)
     const parsed: unknown = text === undefined ? {} : JSON.parse(text)
@@ -32,6 +34,43 @@ export function toRedactedJson(value: Record<string, unknown> | undefined): Json
   } catch {
     return { unserializable: true }
   }
+}
+
+/**
+ * The same result without the JSON round trip for what the data path records on every connection:
+ * a plain object whose members are all strings, booleans, finite numbers or undefined. Anything
+ * else (nested objects, arrays, Dates, non-finite numbers, bigints, a `__proto__` or `toJSON`
+ * member, an object with a prototype of its own) answers undefined and takes the round trip.
+ */
+function flatCopy(value: Record<string, unknown>): JsonObject | undefined {
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return undefined
+  const out: Record<string, string | number | boolean> = {}
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue
+    if (key === '__proto__' || key === 'toJSON') return undefined
+    // As the replacer: a secret-named member is redacted whatever it holds, even undefined.
+    if (isSecretKey(key)) {
+      out[key] = REDACTED
+      continue
+    }
+    const member = value[key]
+    if (member === undefined) continue
+    switch (typeof member) {
+      case 'string':
+      case 'boolean':
+        out[key] = member
+        break
+      case 'number':
+        if (!Number.isFinite(member)) return undefined
+        // JSON has no negative zero: the round trip writes 0.
+        out[key] = member === 0 ? 0 : member
+        break
+      default:
+        return undefined
+    }
+  }
+  return out as JsonObject
 }
 
 function redactingReplacer(key: string, value: unknown): unknown {

@@ -31,7 +31,7 @@ export interface PipelineDeps {
   readonly tlsContexts: TlsContexts
   readonly trust: TrustIndexCache
   readonly devices: Pick<DeviceRegistry, 'recordFirstSeen'>
-  readonly deviceCache: Pick<DeviceCache, 'get'>
+  readonly deviceCache: Pick<DeviceCache, 'get' | 'peek'>
   readonly amqpAuth: Pick<AmqpAuthenticator, 'authenticate'>
   readonly sessions: SessionRegistry
   /** Live sessions re-checked against every rule; its `generation` guards the last check before the splice. */

@@ -24,6 +24,11 @@ export class DeviceCache {
     })
   }
 
+  /** The record if it is in memory, without waiting; undefined means "ask `get`", not "no such device". */
+  peek(instanceId: string, deviceId: string): DeviceRecord | undefined {
+    return this.records.get(keyOf(instanceId, deviceId))
+  }
+
   async get(instanceId: string, deviceId: string): Promise<DeviceRecord | undefined> {
     const key = keyOf(instanceId, deviceId)
     const hit = this.records.get(key)

@@ -8,6 +8,7 @@ import type { BlacklistCache } from './blacklist-cache'
 import type { DeviceCache } from './device-cache'
 import type { InstanceDirectory } from './instance-directory'
 import type { TrustIndexCache } from './trust-cache'
+import type { CaTrustIndex } from '../ca/chain'
 import type { SessionIdentity, SessionView } from './session-registry'
 import type { AuthorizationService } from '../authorization/authorization-service'
 import { decidedBy } from '../authorization/explain'
@@ -23,8 +24,8 @@ export interface Breach {
 export interface SessionRulesDeps {
   directory: Pick<InstanceDirectory, 'get'>
   blacklist: Pick<BlacklistCache, 'current'>
-  trust: Pick<TrustIndexCache, 'forInstance'>
-  devices: Pick<DeviceCache, 'get'>
+  trust: Pick<TrustIndexCache, 'forInstance'> & Partial<Pick<TrustIndexCache, 'cached'>>
+  devices: Pick<DeviceCache, 'get'> & Partial<Pick<DeviceCache, 'peek'>>
   accessKeys: Pick<AccessKeyService, 'secretOf'>
   staticAccounts: Pick<StaticAccountService, 'find'>
   authorization: Pick<AuthorizationService, 'connect' | 'enforces'>
@@ -47,7 +48,21 @@ export class SessionRules {
   constructor(private readonly deps: SessionRulesDeps) {}
 
   async evaluate(s: SessionIdentity | SessionView, now = Date.now()): Promise<Breach | undefined> {
-    return this.synchronousRules(s, now) ?? (await this.certificateRules(s)) ?? (await this.credentialRules(s))
+    return await this.evaluateNow(s, now)
+  }
+
+  /**
+   * The same evaluation, answered synchronously when the caches hold everything it reads (an MQTT
+   * device whose CA index and device record are in memory: every connection after a device's
+   * first), so that the last stage before the splice costs no promise hop; a promise otherwise.
+   */
+  evaluateNow(s: SessionIdentity | SessionView, now = Date.now()): Breach | undefined | Promise<Breach | undefined> {
+    const immediate = this.synchronousRules(s, now)
+    if (immediate !== undefined) return immediate
+    const certificate = this.certificateRulesFromMemory(s)
+    if (certificate === ASK_THE_STORE) return this.certificateRules(s).then((b) => b ?? this.credentialRules(s))
+    if (certificate !== undefined) return certificate
+    return s.accessKeyId === undefined ? undefined : this.credentialRules(s)
   }
 
   /** The rules the caches answer at once. */
@@ -81,15 +96,24 @@ export class SessionRules {
 
   private async certificateRules(s: SessionIdentity): Promise<Breach | undefined> {
     if (s.caId !== undefined) {
-      const ca = (await this.deps.trust.forInstance(s.instanceId)).recordOf(s.caId)
-      if (ca === undefined || ca.status !== 'ACTIVE') return breach('CA_DEACTIVATED', 'CA_INACTIVE', `CA ${s.caId} is ${ca?.status ?? 'deleted'}`)
+      const caBreach = caRule(s.caId, await this.deps.trust.forInstance(s.instanceId))
+      if (caBreach !== undefined) return caBreach
     }
-    if (s.deviceId !== undefined) {
-      const device = await this.deps.devices.get(s.instanceId, s.deviceId)
-      const state = device === undefined ? 'REVOKED' : device.status
-      if (state !== 'ACTIVE') return deviceBreach(state, device === undefined ? 'deleted' : state)
+    return s.deviceId === undefined ? undefined : deviceRule(await this.deps.devices.get(s.instanceId, s.deviceId))
+  }
+
+  /** certificateRules from the caches alone, or ASK_THE_STORE when one of them does not hold what it reads. */
+  private certificateRulesFromMemory(s: SessionIdentity): Breach | undefined | typeof ASK_THE_STORE {
+    if (s.caId !== undefined) {
+      const index = this.deps.trust.cached?.(s.instanceId)
+      if (index === undefined) return ASK_THE_STORE
+      const caBreach = caRule(s.caId, index)
+      if (caBreach !== undefined) return caBreach
     }
-    return undefined
+    if (s.deviceId === undefined) return undefined
+    // Absence is not cached (device-cache.ts): a device not in memory is asked for.
+    const device = this.deps.devices.peek?.(s.instanceId, s.deviceId)
+    return device === undefined ? ASK_THE_STORE : deviceRule(device)
   }
 
   private async credentialRules(s: SessionIdentity): Promise<Breach | undefined> {
@@ -114,6 +138,19 @@ export class SessionRules {
       throw err
     }
   }
+}
+
+const ASK_THE_STORE = Symbol('ask the store')
+
+function caRule(caId: string, index: Pick<CaTrustIndex, 'recordOf'>): Breach | undefined {
+  const ca = index.recordOf(caId)
+  if (ca === undefined || ca.status !== 'ACTIVE') return breach('CA_DEACTIVATED', 'CA_INACTIVE', `CA ${caId} is ${ca?.status ?? 'deleted'}`)
+  return undefined
+}
+
+function deviceRule(device: DeviceRecord | undefined): Breach | undefined {
+  const state = device === undefined ? 'REVOKED' : device.status
+  return state === 'ACTIVE' ? undefined : deviceBreach(state, device === undefined ? 'deleted' : state)
 }
 
 function breach(kick: KickReason, refusal: RefusalReason, detail: string): Breach {

@@ -9,6 +9,8 @@ import { CaTrustIndex } from '../ca/chain'
  */
 export class TrustIndexCache {
   private readonly entries = new Map<string, Promise<CaTrustIndex>>()
+  /** The built indexes, for the handshakes that can then decide without a promise hop (`cached`). */
+  private readonly built = new Map<string, CaTrustIndex>()
   private readonly generation = new Map<string, number>()
   private readonly unsubscribe: () => void
 
@@ -26,18 +28,27 @@ export class TrustIndexCache {
     const build = this.store.list('cas', instanceId).then((records) => CaTrustIndex.build(records))
     this.entries.set(instanceId, build)
     const drop = (): void => { if (this.entries.get(instanceId) === build) this.entries.delete(instanceId) }
-    build.then(() => { if ((this.generation.get(instanceId) ?? 0) !== gen) drop() }, drop)
+    build.then((index) => {
+      if ((this.generation.get(instanceId) ?? 0) !== gen) drop()
+      else if (this.entries.get(instanceId) === build) this.built.set(instanceId, index)
+    }, drop)
     return build
+  }
+
+  /** The instance's index if it is built and current, without waiting; undefined otherwise (ask `forInstance`). */
+  cached(instanceId: string): CaTrustIndex | undefined {
+    return this.built.get(instanceId)
   }
 
   invalidate(instanceId: string): void {
     this.generation.set(instanceId, (this.generation.get(instanceId) ?? 0) + 1)
     this.entries.delete(instanceId)
+    this.built.delete(instanceId)
   }
 
   /** Drops every index (after change notifications may have been missed). */
   clear(): void {
-    for (const id of [...this.entries.keys()]) this.invalidate(id)
+    for (const id of new Set([...this.entries.keys(), ...this.built.keys()])) this.invalidate(id)
   }
 
   close(): void {

@@ -125,3 +125,18 @@ t.test('a stage that answers a phase it does not declare is an illegal state: cl
   t.equal(d.audit.recent({ type: 'connection.rejected' })[0]?.reason, 'ILLEGAL_STATE')
   t.match(await d.metrics.render(), /portcullis_illegal_state_total\{protocol="mqtt",phase="secured"\} 1/)
 })
+
+t.test('stages that answer synchronously cost no turn: the TLS stage starts in the same turn as the connection', async (t) => {
+  const d = deps(await lineBroker(t))
+  let askedForInstance = 0
+  const base = lineProtocol()
+  // On a plain listener without a default instance, the TLS stage asks the protocol for one at once.
+  const protocol: ProtocolModule<LineHello> = { ...base, instanceWithoutSni: (instances) => { askedForInstance++; return base.instanceWithoutSni(instances) } }
+  const { gateway, peer } = socketPair()
+  peer.write('HELLO carol\n')
+  const running = runConnection(gateway, plain, protocol, pipelineFor(protocol), d)
+  t.equal(askedForInstance, 1, 'PROXY header (off), source limits, address blacklist and handshake slot all answered in this turn')
+  await running
+  t.equal(d.sessions.size, 1, 'and the connection went on to its session')
+  d.sessions.kick(d.sessions.list()[0]!.connId, 'ADMIN_KICK')
+})

@@ -40,7 +40,9 @@ export async function runConnection(
   const deadline = setTimeout(() => controller.abort(), deps.config.limits.handshakeTimeoutMs)
   try {
     for (const stage of pipeline.stages) {
-      const step = await runStage(stage, ctx, protocol, deps)
+      // A stage that answers synchronously (most rule checks) is taken at once: no microtask hop.
+      let step = runStage(stage, ctx, protocol, deps)
+      if (step instanceof Promise) step = await step
       if (step?.kind === 'reject') return await refuse(ctx, step, protocol, deps)
       if (step?.kind !== 'next' || step.ctx?.phase !== stage.to) {
         const got = step?.kind === 'next' ? `phase ${String(step.ctx?.phase)}` : `a ${String((step as { kind?: unknown } | undefined)?.kind)} step`
@@ -62,25 +64,33 @@ export async function runConnection(
   startSplice(ready, protocol, deps)
 }
 
-async function runStage(stage: Stage, ctx: AnyPhase, protocol: AnyProtocolModule, deps: PipelineDeps): Promise<Step<AnyPhase> | Rejection> {
+/**
+ * Runs one stage; a synchronous stage's answer comes back as it is (not wrapped in a promise), so
+ * the loop above awaits only the stages that really wait on something.
+ */
+function runStage(stage: Stage, ctx: AnyPhase, protocol: AnyProtocolModule, deps: PipelineDeps): Step<AnyPhase> | Rejection | Promise<Step<AnyPhase> | Rejection> {
   try {
-    const result = stage.run(ctx as never, deps)
-    // Synchronous stages (rule checks) answer at once: no promise hop for them.
-    return (result instanceof Promise ? await result : result) as Step<AnyPhase>
+    const result = stage.run(ctx as never, deps) as Step<AnyPhase> | Promise<Step<AnyPhase>>
+    if (!(result instanceof Promise)) return result
+    return result.then(undefined, (err: unknown) => stageFailure(err, stage, ctx, protocol, deps))
   } catch (err) {
-    if (err instanceof ClientGone) {
-      if (err.why === 'aborted') return reject('HANDSHAKE_TIMEOUT', `deadline passed in stage ${stage.name}`)
-      if (err.peer === 'backend') return reject('BACKEND_UNAVAILABLE', `backend went away in stage ${stage.name}`)
-      const beforeTls = ctx.phase === 'accepted' || ctx.phase === 'proxied'
-      return reject(beforeTls ? 'TLS_HANDSHAKE_FAILED' : 'PROTOCOL_ERROR', `client went away in stage ${stage.name}`)
-    }
-    const own = protocol.stageError(err, stage.name)
-    if (own !== undefined) return own
-    deps.logger.warn({ conn: ctx.id, stage: stage.name, err: errorSummary(err) }, 'stage failed; refusing the connection')
-    // Fail closed. The store is the gateway's own backend, so its outage is BACKEND_UNAVAILABLE.
-    const reason: RefusalReason = isPortcullisError(err, 'STORE_UNAVAILABLE') ? 'BACKEND_UNAVAILABLE' : 'PROTOCOL_ERROR'
-    return reject(reason, `stage ${stage.name} failed`)
+    return stageFailure(err, stage, ctx, protocol, deps)
   }
+}
+
+function stageFailure(err: unknown, stage: Stage, ctx: AnyPhase, protocol: AnyProtocolModule, deps: PipelineDeps): Rejection {
+  if (err instanceof ClientGone) {
+    if (err.why === 'aborted') return reject('HANDSHAKE_TIMEOUT', `deadline passed in stage ${stage.name}`)
+    if (err.peer === 'backend') return reject('BACKEND_UNAVAILABLE', `backend went away in stage ${stage.name}`)
+    const beforeTls = ctx.phase === 'accepted' || ctx.phase === 'proxied'
+    return reject(beforeTls ? 'TLS_HANDSHAKE_FAILED' : 'PROTOCOL_ERROR', `client went away in stage ${stage.name}`)
+  }
+  const own = protocol.stageError(err, stage.name)
+  if (own !== undefined) return own
+  deps.logger.warn({ conn: ctx.id, stage: stage.name, err: errorSummary(err) }, 'stage failed; refusing the connection')
+  // Fail closed. The store is the gateway's own backend, so its outage is BACKEND_UNAVAILABLE.
+  const reason: RefusalReason = isPortcullisError(err, 'STORE_UNAVAILABLE') ? 'BACKEND_UNAVAILABLE' : 'PROTOCOL_ERROR'
+  return reject(reason, `stage ${stage.name} failed`)
 }
 
 /** A stage answered what its declaration says it cannot: a gateway bug, closed and counted, never guessed around. */

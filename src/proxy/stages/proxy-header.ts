@@ -16,9 +16,15 @@ type Deps = Pick<PipelineDeps, 'networks' | 'proxyTrust'>
  * A header from a source outside `trustedCidrs` is refused (PROXY_HEADER_UNTRUSTED): anyone could
  * otherwise claim any address or VPC. Without a header, `networks` may still name the VPC.
  */
-export async function proxyHeader(ctx: Accepted, deps: Deps): Promise<Step<Proxied>> {
+export function proxyHeader(ctx: Accepted, deps: Deps): Step<Proxied> | Promise<Step<Proxied>> {
   const { mode } = ctx.listener.proxyProtocol
-  const proxied: Step<Proxied> = mode === 'off' ? next({ ...ctx, phase: 'proxied' }) : await readProxyHeader(ctx, deps, mode)
+  // Without PROXY protocol nothing is read: answered at once, no promise for the runner to await.
+  if (mode === 'off') return withNetworkVpc(next({ ...ctx, phase: 'proxied' }), deps)
+  return readProxyHeader(ctx, deps, mode).then((proxied) => withNetworkVpc(proxied, deps))
+}
+
+/** No VPC from the header: `networks` may still name one for the source address. */
+function withNetworkVpc(proxied: Step<Proxied>, deps: Deps): Step<Proxied> {
   if (proxied.kind !== 'next' || proxied.ctx.source.vpcId !== undefined) return proxied
   const vpcId = deps.networks.vpcOf(proxied.ctx.source.ip)
   return vpcId === undefined ? proxied : next({ ...proxied.ctx, source: { ...proxied.ctx.source, vpcId } })

@@ -77,6 +77,7 @@ function handshakeOutcome(socket: TLSSocket, signal: AbortSignal): Promise<'secu
 }
 
 type Choice = { instance?: InstanceRecord; servername?: string; refusal?: Rejection }
+const NO_CHOICE: Choice = Object.freeze({})
 
 /**
  * The SNICallback, made outside tlsHandshake on purpose: the socket keeps its options (and so this
@@ -88,7 +89,9 @@ function sniChooser(ctx: Proxied, deps: Deps): {
   callback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => void
   finish: () => Choice
 } {
-  const holder: { ctx?: Proxied; choice: Choice } = { ctx, choice: {} }
+  // Emptied by assignment, not `delete`: a deleted property turns the holder into a dictionary,
+  // which the live session would then carry (through the socket's options) for its whole life.
+  const holder: { ctx: Proxied | undefined; choice: Choice } = { ctx, choice: NO_CHOICE }
   return {
     callback(servername, done) {
       const current = holder.ctx
@@ -105,8 +108,10 @@ function sniChooser(ctx: Proxied, deps: Deps): {
       done(null, deps.tlsContexts.forInstance(chosen.instance))
     },
     finish() {
-      delete holder.ctx
-      return holder.choice
+      const choice = holder.choice
+      holder.ctx = undefined
+      holder.choice = NO_CHOICE
+      return choice
     },
   }
 }

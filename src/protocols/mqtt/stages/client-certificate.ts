@@ -1,5 +1,7 @@
-import type { PeerCertificate } from 'node:tls'
-import type { PipelineDeps } from '../../../proxy/deps'
+import type { PeerCertificate, TLSSocket } from 'node:tls'
+import type { TrustIndexCache } from '../../../proxy/trust-cache'
+import type { CaTrustIndex } from '../../../ca/chain'
+import type { InstanceRecord } from '../../../store/records'
 import type { Secured } from '../../../proxy/lifecycle/context'
 import { next, reject, type Step } from '../../../proxy/verdict'
 import { presentedChain } from '../../../ca/chain'
@@ -21,18 +23,33 @@ import type { ChainVerified } from '../phases'
  * fingerprint from getPeerCertificate(false) (about 13 µs, and it keeps the chain readable); only a
  * chain not verified before pays for the whole presented chain.
  */
-export async function clientCertificate(ctx: Secured, deps: Pick<PipelineDeps, 'trust'>): Promise<Step<ChainVerified>> {
+export function clientCertificate(
+  ctx: Secured, deps: { trust: Pick<TrustIndexCache, 'forInstance'> & Partial<Pick<TrustIndexCache, 'cached'>> },
+): Step<ChainVerified> | Promise<Step<ChainVerified>> {
   const instance = ctx.instance
   if (instance === undefined) return reject('UNKNOWN_INSTANCE', 'no SNI and no default instance')
   const tls = ctx.tls
   if (tls === undefined) return reject('CLIENT_CERT_MISSING', 'listener without TLS cannot authenticate devices')
   const presentedLeaf = tls.getPeerCertificate(false) as Partial<PeerCertificate> | undefined
   if (presentedLeaf?.raw === undefined || presentedLeaf.fingerprint256 === undefined) return reject('CLIENT_CERT_MISSING')
-  const index = await deps.trust.forInstance(instance.id)
+  const fingerprint = presentedLeaf.fingerprint256
+  // A reconnecting device under a built index is decided without a promise hop.
+  const index = deps.trust.cached?.(instance.id)
+  if (index !== undefined) return verify(ctx, instance, tls, fingerprint, index)
+  return deps.trust.forInstance(instance.id).then((built) => verify(ctx, instance, tls, fingerprint, built))
+}
+
+function verify(
+  ctx: Secured, instance: InstanceRecord, tls: TLSSocket, fingerprint: string, index: CaTrustIndex,
+): Step<ChainVerified> | Promise<Step<ChainVerified>> {
   const now = Date.now()
-  const known = cachedVerdict(index, presentedLeaf.fingerprint256, now)
+  const known = cachedVerdict(index, fingerprint, now)
   const cachedLeaf = known === undefined ? undefined : tls.getPeerX509Certificate()
   if (known !== undefined && cachedLeaf !== undefined) return next({ ...ctx, phase: 'mqtt-chain-verified', instance, peerChain: [cachedLeaf], ca: known })
+  return verifyPresented(ctx, instance, tls, index, now)
+}
+
+async function verifyPresented(ctx: Secured, instance: InstanceRecord, tls: TLSSocket, index: CaTrustIndex, now: number): Promise<Step<ChainVerified>> {
   const chain = presentedChain(tls.getPeerCertificate(true))
   const leaf = chain[0]
   if (leaf === undefined) return reject('CLIENT_CERT_MISSING')

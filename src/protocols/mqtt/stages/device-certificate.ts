@@ -1,7 +1,8 @@
 import { inspectCertificate } from '../../../ca/certificate'
 import type { PipelineDeps } from '../../../proxy/deps'
 import { next, reject, type Step } from '../../../proxy/verdict'
-import type { DeviceStatus, InstanceOptions } from '../../../store/records'
+import type { X509Certificate } from 'node:crypto'
+import type { DeviceRecord, DeviceStatus, InstanceOptions } from '../../../store/records'
 import type { ChainVerified, DeviceKnown } from '../phases'
 
 /**
@@ -10,13 +11,21 @@ import type { ChainVerified, DeviceKnown } from '../phases'
  * INACTIVE or REVOKED one is refused. Runs after the chain check, so only certificates that chain
  * to an ACTIVE registered CA ever create a record.
  */
-export async function deviceCertificate(
+export function deviceCertificate(
   ctx: ChainVerified, deps: Pick<PipelineDeps, 'deviceCache' | 'devices' | 'audit'>,
-): Promise<Step<DeviceKnown>> {
-  const { instance, ca } = ctx
+): Step<DeviceKnown> | Promise<Step<DeviceKnown>> {
   const leaf = ctx.peerChain[0]
   if (leaf === undefined) return reject('CLIENT_CERT_UNTRUSTED', 'device check without a verified chain')
   const deviceId = deviceIdOf(leaf)
+  // A known device (every reconnect) is answered from memory without a promise hop.
+  const known = deps.deviceCache.peek(ctx.instance.id, deviceId)
+  return known !== undefined ? deviceVerdict(ctx, known) : lookUpDevice(ctx, deps, leaf, deviceId)
+}
+
+async function lookUpDevice(
+  ctx: ChainVerified, deps: Pick<PipelineDeps, 'deviceCache' | 'devices' | 'audit'>, leaf: X509Certificate, deviceId: string,
+): Promise<Step<DeviceKnown>> {
+  const { instance, ca } = ctx
   let device = await deps.deviceCache.get(instance.id, deviceId)
   if (device === undefined) {
     const status = firstSeenStatus(instance.options)
@@ -31,6 +40,10 @@ export async function deviceCertificate(
       })
     }
   }
+  return deviceVerdict(ctx, device)
+}
+
+function deviceVerdict(ctx: ChainVerified, device: DeviceRecord): Step<DeviceKnown> {
   const refusal = deviceStateRefusal(device.status)
   return refusal === undefined ? next({ ...ctx, phase: 'mqtt-device-known', device }) : reject(refusal, undefined, undefined, { deviceId: device.id })
 }
