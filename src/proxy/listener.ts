@@ -16,6 +16,16 @@ import { reusePortHandle } from './reuse-port'
  * descriptor each and nothing more. On a listener without PROXY protocol the per-source limits
  * (rate, concurrency, failed logins: limits/source-limits.ts) are checked here too, as cheaply.
  */
+/**
+ * The kernel's accept queue (capped by net.core.somaxconn). Node's default, 511, overflows in a
+ * reconnect storm: the kernel then drops the client's handshake ACKs and the client waits, TCP up
+ * and ClientHello sent, for a ServerHello that never comes (the bench's `timeout:accept`) — a wait
+ * neither served nor refused. A deeper queue hands those connections to the gateway, whose
+ * admission refuses the excess at once (RATE_LIMITED, a close before TLS): the client hears "try
+ * again" and backs off instead of waiting out its own timeout.
+ */
+const LISTEN_BACKLOG = 4096
+
 export class Listener {
   private readonly server: Server
   private readonly open = new Set<Socket>()
@@ -41,8 +51,8 @@ export class Listener {
         resolve()
       }
       listener.server.once('error', reject)
-      if (options.reusePort !== undefined) listener.server.listen(reusePortHandle(config.host, options.reusePort), listening)
-      else listener.server.listen(config.port, config.host, listening)
+      if (options.reusePort !== undefined) listener.server.listen(reusePortHandle(config.host, options.reusePort), LISTEN_BACKLOG, listening)
+      else listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, listening)
     })
     return listener
   }
