@@ -22,9 +22,10 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks'
  *
  * "Saturated" is the event-loop thread's demand for CPU: the share of the interval it was running
  * or waiting to run (Linux's /proc/self/schedstat, main thread), else the loop's own utilisation.
- * Utilisation alone cannot see a core shared with other processes or workers: a starved loop
- * waits for the CPU while libuv counts it as idle in epoll (measured here: 0.6–0.8 utilisation
- * with 0.09 of a core obtained), and then the limit would grow exactly when it must shrink.
+ * Utilisation alone can miss a core shared with other processes or workers: a starved loop that
+ * wakes for its events waits for the CPU while libuv still counts it as idle in epoll (a probe on a
+ * loaded machine: 0.6–0.8 utilisation with 0.09 of a core obtained), and then the limit would grow
+ * exactly when it must shrink.
  *
  * It only ever uses that demand and the completions it is told of, never the age of a single
  * handshake: a client that stalls its own handshake costs no CPU and must not make the gateway
