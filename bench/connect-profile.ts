@@ -17,6 +17,7 @@
  *   --resume          offer the previous TLS session (resumed handshakes)
  *   --tree DIR        a Portcullis tree to measure (repeatable; default this tree)
  *   --no-pipe         leave the Node pipe out
+ *   --pipe-reads-cert also measure the pipe that reads the client's certificate (node-pipe.ts)
  *   --node-args "…"   extra Node options for the Portcullis processes (e.g. --cpu-prof …)
  *
  * Both servers run pinned to core 0 (Mosquitto too), this script on core 1, as the bench does.
@@ -52,13 +53,14 @@ interface Options {
   resume: boolean
   trees: string[]
   pipe: boolean
+  pipeReadsCert: boolean
   nodeArgs: string[]
 }
 
 interface Block { cpuMicros: number; allocatedBytes: number; connections: number; failures: number; resumed: number }
 
 function parse(argv: string[]): Options | string {
-  const o: Options = { connections: 500, blocks: 3, rounds: 3, concurrency: 8, resume: false, trees: [], pipe: true, nodeArgs: [] }
+  const o: Options = { connections: 500, blocks: 3, rounds: 3, concurrency: 8, resume: false, trees: [], pipe: true, pipeReadsCert: false, nodeArgs: [] }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => argv[++i] ?? ''
@@ -69,6 +71,7 @@ function parse(argv: string[]): Options | string {
     else if (arg === '--resume') o.resume = true
     else if (arg === '--tree') o.trees.push(resolve(value()))
     else if (arg === '--no-pipe') o.pipe = false
+    else if (arg === '--pipe-reads-cert') o.pipeReadsCert = true
     else if (arg === '--node-args') o.nodeArgs = value().split(' ').filter((a) => a !== '')
     else return `unknown option ${String(arg)}`
   }
@@ -100,7 +103,7 @@ async function main(): Promise<number> {
     servers.push(mosquitto)
     const files = { serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey }
     const tls = { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert, cert: pki.client.cert, key: pki.client.key }
-    const endpoints = [...(o.pipe ? ['pipe'] : []), ...o.trees]
+    const endpoints = [...(o.pipe ? ['pipe'] : []), ...(o.pipeReadsCert ? ['pipe-cert'] : []), ...o.trees]
     for (let round = 0; round < o.rounds; round++) {
       // Rotate the order each round so that no endpoint always runs first (or after the same one).
       const order = endpoints.map((_, i) => endpoints[(i + round) % endpoints.length] as string)
@@ -108,8 +111,11 @@ async function main(): Promise<number> {
         let server: ServerProcess
         let target: Target
         const t0 = performance.now()
-        if (ep === 'pipe') {
-          const pipe = await startNodePipe({ core: 0, ...files, clientCaFile: pki.files.clientCaPem, mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port, nodeArgs: hookArgs })
+        if (ep === 'pipe' || ep === 'pipe-cert') {
+          const pipe = await startNodePipe({
+            core: 0, ...files, clientCaFile: pki.files.clientCaPem, mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port,
+            readPeerCertificate: ep === 'pipe-cert', nodeArgs: hookArgs,
+          })
           server = pipe
           target = { host: '127.0.0.1', port: pipe.ports.mqttMtls, tls }
         } else {
@@ -138,6 +144,7 @@ async function main(): Promise<number> {
 }
 
 function label(ep: string): string {
+  if (ep === 'pipe-cert') return 'Node TLS pipe reading the certificate'
   return ep === 'pipe' ? 'Node TLS pipe' : ep === THIS_TREE ? 'Portcullis (this tree)' : `Portcullis ${ep}`
 }
 
