@@ -28,9 +28,10 @@ export interface NodePipeConfig {
   amqpBackendPort: number
   /**
    * The mTLS port also reads the client's certificate (its SHA-256 fingerprint) before it connects
-   * to the broker: the least a gateway that knows its devices must do, and in Node it is not free
-   * (the first getPeerCertificate of a connection, about 100–150 µs measured here). Off by default:
-   * the bench's pipe is the bare floor; `connect-profile --pipe-reads-cert` measures this one too.
+   * to the broker: the least a gateway that knows its devices must do. Timed alone, the first
+   * getPeerCertificate of a connection took 100–150 µs here; per connection it measured within the
+   * noise (docs/benchmarks.md, "After issue 15"). Off by default: the bench's pipe is the bare
+   * floor; `connect-profile --pipe-reads-cert` measures this one beside it.
    */
   readPeerCertificate?: boolean
 }
