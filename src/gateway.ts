@@ -65,6 +65,7 @@ import { setUpDemo, type DemoInfo } from './demo'
 import { watchCaGauge } from './observability/ca-gauge'
 import { watchFreshnessGauge } from './observability/freshness-gauge'
 import { warmConnectionPath } from './warmup/connection-path'
+import { connectionTiering } from './runtime/v8-tiering'
 
 export interface Gateway {
   readonly processId: string
@@ -308,7 +309,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     }
     // V8 warm-up of the per-connection code (src/warmup/), before any listener accepts a client.
     const warmup = warmConnectionPath()
-    logger.info({ rounds: warmup.rounds, ms: Math.round(warmup.ms) }, 'connection path warmed up')
+    logger.info({ rounds: warmup.rounds, ms: Math.round(warmup.ms), v8Tiering: connectionTiering() ?? 'default' }, 'connection path warmed up')
     const listeners = new Map<string, LiveListener>()
     // If a later listener cannot start, the earlier ones must not keep the failed process alive.
     cleanups.push(() => Promise.all([...listeners.values()].map((l) => { l.destroyAll(); return l.stopAccepting() })).then(() => undefined))

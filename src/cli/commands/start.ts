@@ -3,6 +3,7 @@ import { chooseConfigFile, describeConfigChoice } from '../config-file'
 import type { CommandContext, LeafSpec } from './context'
 import type { ReloadOutcome } from '../../config/reload'
 import { RESTART_MESSAGE } from '../../config/reload-plan'
+import { applyConnectionTiering } from '../../runtime/v8-tiering'
 
 /**
  * `portcullis start [-c FILE]`: runs the gateway until SIGINT/SIGTERM, then stops it gracefully
@@ -39,6 +40,8 @@ async function start(ctx: CommandContext): Promise<number> {
     offHup()
     return 0
   }
+  // Before the data path is loaded: it is what the lower budget is for (src/runtime/v8-tiering.ts).
+  applyConnectionTiering()
   const { startGateway } = await import('../../gateway')
   const gateway = await startGateway(config, { secrets, reloadFrom: { ...(path !== undefined ? { file: path } : {}), env: ctx.io.env } })
   ctx.io.stderr.write(`portcullis: admin API on ${gateway.adminUrl}; ${gateway.rootAccessKey.file !== undefined ? `root AccessKey in ${gateway.rootAccessKey.file}` : 'root AccessKey from the environment'}\n`)

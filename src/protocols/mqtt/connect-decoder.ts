@@ -12,11 +12,11 @@
  * length is known, before buffering its body; holds at most `maxBytes` bytes.
  * The structure and properties are checked by connect-layout.ts, then mqtt-packet decodes them.
  */
-import mqttPacket from 'mqtt-packet'
 import type { IConnectPacket, Packet } from 'mqtt-packet'
 import { checkConnectLayout, sniffProtocolVersion } from './connect-layout'
 import type { ConnectLayout, LayoutRefusal, ProtocolVersion } from './connect-layout'
 import { encodeConnect } from './connect-encoder'
+import { leanParser } from './lean-parser'
 import { readVarByteInt } from './var-byte-int'
 
 export type { ProtocolVersion } from './connect-layout'
@@ -155,7 +155,7 @@ function decodeConnect(raw: Buffer, body: Buffer, rest: Buffer): ConnectReadResu
 
 /** Decodes one complete CONNECT with mqtt-packet; a string is the reason it failed. */
 function parseWithMqttPacket(raw: Buffer): IConnectPacket | string {
-  const parser = mqttPacket.parser()
+  const parser = leanParser()
   const packets: Packet[] = []
   let failure: string | undefined
   parser.on('packet', (p: Packet) => packets.push(p))
