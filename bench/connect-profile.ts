@@ -18,6 +18,8 @@
  *   --tree DIR        a Portcullis tree to measure (repeatable; default this tree)
  *   --no-pipe         leave the Node pipe out
  *   --pipe-reads-cert also measure the pipe that reads the client's certificate (node-pipe.ts)
+ *   --pipe-tiered     also measure the pipe under the gateway's V8 tiering (src/runtime/v8-tiering.ts):
+ *                     what the same interrupt budget does for Node's own socket code
  *   --node-args "…"   extra Node options for the Portcullis processes (e.g. --cpu-prof …)
  *
  * Both servers run pinned to core 0 (Mosquitto too), this script on core 1, as the bench does.
@@ -39,6 +41,7 @@ import { startMosquitto } from './servers/mosquitto'
 import { startNodePipe } from './servers/node-pipe'
 import { AdminClient, configurePortcullis, MQTT_HOSTNAME } from './servers/portcullis'
 import type { WorkSample } from './servers/work-hook'
+import { CONNECTION_INTERRUPT_BUDGET } from '../src/runtime/v8-tiering'
 
 const RABBITMQ = { port: 5672, username: 'guest', password: 'guest' }
 const THIS_TREE = join(__dirname, '../..')
@@ -54,13 +57,14 @@ interface Options {
   trees: string[]
   pipe: boolean
   pipeReadsCert: boolean
+  pipeTiered: boolean
   nodeArgs: string[]
 }
 
 interface Block { cpuMicros: number; allocatedBytes: number; connections: number; failures: number; resumed: number }
 
 function parse(argv: string[]): Options | string {
-  const o: Options = { connections: 500, blocks: 3, rounds: 3, concurrency: 8, resume: false, trees: [], pipe: true, pipeReadsCert: false, nodeArgs: [] }
+  const o: Options = { connections: 500, blocks: 3, rounds: 3, concurrency: 8, resume: false, trees: [], pipe: true, pipeReadsCert: false, pipeTiered: false, nodeArgs: [] }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => argv[++i] ?? ''
@@ -72,6 +76,7 @@ function parse(argv: string[]): Options | string {
     else if (arg === '--tree') o.trees.push(resolve(value()))
     else if (arg === '--no-pipe') o.pipe = false
     else if (arg === '--pipe-reads-cert') o.pipeReadsCert = true
+    else if (arg === '--pipe-tiered') o.pipeTiered = true
     else if (arg === '--node-args') o.nodeArgs = value().split(' ').filter((a) => a !== '')
     else return `unknown option ${String(arg)}`
   }
@@ -103,7 +108,7 @@ async function main(): Promise<number> {
     servers.push(mosquitto)
     const files = { serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey }
     const tls = { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert, cert: pki.client.cert, key: pki.client.key }
-    const endpoints = [...(o.pipe ? ['pipe'] : []), ...(o.pipeReadsCert ? ['pipe-cert'] : []), ...o.trees]
+    const endpoints = [...(o.pipe ? ['pipe'] : []), ...(o.pipeReadsCert ? ['pipe-cert'] : []), ...(o.pipeTiered ? ['pipe-tiered'] : []), ...o.trees]
     for (let round = 0; round < o.rounds; round++) {
       // Rotate the order each round so that no endpoint always runs first (or after the same one).
       const order = endpoints.map((_, i) => endpoints[(i + round) % endpoints.length] as string)
@@ -111,10 +116,11 @@ async function main(): Promise<number> {
         let server: ServerProcess
         let target: Target
         const t0 = performance.now()
-        if (ep === 'pipe' || ep === 'pipe-cert') {
+        if (ep === 'pipe' || ep === 'pipe-cert' || ep === 'pipe-tiered') {
           const pipe = await startNodePipe({
             core: 0, ...files, clientCaFile: pki.files.clientCaPem, mqttBackendPort: mosquitto.port, amqpBackendPort: RABBITMQ.port,
-            readPeerCertificate: ep === 'pipe-cert', nodeArgs: hookArgs,
+            readPeerCertificate: ep === 'pipe-cert',
+            nodeArgs: ep === 'pipe-tiered' ? [`--interrupt-budget=${CONNECTION_INTERRUPT_BUDGET}`, ...hookArgs] : hookArgs,
           })
           server = pipe
           target = { host: '127.0.0.1', port: pipe.ports.mqttMtls, tls }
@@ -145,6 +151,7 @@ async function main(): Promise<number> {
 
 function label(ep: string): string {
   if (ep === 'pipe-cert') return 'Node TLS pipe reading the certificate'
+  if (ep === 'pipe-tiered') return `Node TLS pipe, --interrupt-budget=${CONNECTION_INTERRUPT_BUDGET}`
   return ep === 'pipe' ? 'Node TLS pipe' : ep === THIS_TREE ? 'Portcullis (this tree)' : `Portcullis ${ep}`
 }
 

@@ -6,14 +6,16 @@ import { setFlagsFromString } from 'node:v8'
  * V8 moves a function from its interpreter and baseline tiers to TurboFan after it has spent a
  * number of "interrupt budgets" (bytecode executed, 67,584 bytes each by default on Node 20). The
  * code a connection runs — Node's own `net`/`tls` and the stages — runs about once per connection,
- * so with the default most of it is still unoptimised thousands of connections after a start: in
- * `bench/connect-profile.ts` the second thousand MQTT mTLS connections after start cost about 1.2×
- * the warm ones, the first thousand 1.3–1.6×, and a reconnect storm after a deploy is made of
- * exactly those. The warm-up (src/warmup/) covers only the pure functions; this covers everything,
- * Node's own socket code included, at the price of optimising some code that did not need it
- * (compiled on V8's background threads, measured in docs/benchmarks.md "V8 tiering").
+ * so with the default much of it still runs unoptimised a thousand connections after a start: in
+ * `bench/connect-profile.ts` the second thousand MQTT mTLS connections after start cost about
+ * 1.15× the warm ones, the first thousand 1.4–1.6×, and a reconnect storm after a deploy is made
+ * of exactly those. The warm-up (src/warmup/) covers only the pure functions; this covers
+ * everything, Node's own socket code included, at the price of optimising some code that did not
+ * need it (compiled on V8's background threads) and about 0.4 s more to start. Measured in
+ * docs/benchmarks.md "V8 tiering and a CPU profile…": about 8 % less CPU per warm connection.
  *
- * One eighth of the default is where the measured cost per connection stopped falling.
+ * A quarter, an eighth and a sixteenth of the default measured alike within the noise; an eighth
+ * is the middle of them.
  */
 export const CONNECTION_INTERRUPT_BUDGET = 8448
 
