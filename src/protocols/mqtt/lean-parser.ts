@@ -12,8 +12,8 @@ import type { Parser } from 'mqtt-packet'
  * CONNECT parsed, and no Duplex per connection (about 3 KiB of allocation).
  *
  * mqtt-packet exports only the `parser()` factory, so the class and its state are reached by path
- * (mqtt-packet 9: parser.js, packet.js, and the `bl` it depends on). test/unit/mqtt/lean-parser.test.ts holds
- * both parsers to the same results.
+ * (mqtt-packet 9: parser.js, packet.js, and the `bl` it depends on);
+ * test/codec/mqtt-lean-parser.test.ts holds both parsers to the same results.
  */
 interface StockParser extends Parser {
   packet: unknown
