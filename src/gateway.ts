@@ -40,6 +40,7 @@ import { DeviceRegistry } from './ca/device-registry'
 import { InstanceDirectory } from './proxy/instance-directory'
 import { TlsContexts } from './proxy/tls-contexts'
 import { TrustIndexCache } from './proxy/trust-cache'
+import { ChainVerdictSharing } from './proxy/chain-verdict-sharing'
 import { DeviceCache } from './proxy/device-cache'
 import { SessionRegistry } from './proxy/session-registry'
 import { SessionRules } from './proxy/session-rules'
@@ -197,6 +198,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(() => unwatchTls())
     const trust = new TrustIndexCache(store)
     cleanups.push(() => trust.close())
+    const chainVerdicts = new ChainVerdictSharing(store, trust, processId)
+    cleanups.push(() => chainVerdicts.close())
     const deviceCache = new DeviceCache(store)
     cleanups.push(() => deviceCache.close())
     const sessions = new SessionRegistry()
@@ -301,7 +304,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     cleanups.push(() => warmUpstreams.close())
     cleanups.push(directory.onChange((id) => warmUpstreams.dropInstance(id)))
     const deps: ReloadableDeps = {
-      config, processId, directory, tlsContexts, trust, devices, deviceCache, amqpAuth, sessions, recheck,
+      config, processId, directory, tlsContexts, trust, chainVerdicts, devices, deviceCache, amqpAuth, sessions, recheck,
       audit, metrics, logger, embeddedBrokers, blacklist, networks, freshness, connectionLimits, authorization,
       warmUpstreams,
       proxyTrust: (name) => proxyTrust.get(name) ?? AddressSet.parse([]),

@@ -48,6 +48,7 @@ import type { KeyObject } from 'node:crypto'
 import type { CaRecord } from '../store/records'
 import { isSelfIssued, parseCertificatePem, printedName } from './certificate'
 import { criticalExtensionsUnderstood, KEY_USAGE_KEY_CERT_SIGN, readExtensions } from './der-extensions'
+import { trustDigest } from './trust-digest'
 
 export const MAX_DEPTH = 8
 export const MAX_SIGNATURE_CHECKS = 32
@@ -83,8 +84,11 @@ export class CaTrustIndex {
   private readonly bySubject = new Map<string, TrustAnchor[]>()
   private readonly anchors: TrustAnchor[] = []
   private readonly fingerprints = new Set<string>()
+  /** The records and rules this index decides under (trust-digest.ts). */
+  readonly digest: string
 
   private constructor(records: readonly CaRecord[]) {
+    this.digest = trustDigest(records)
     const unusable: string[] = []
     for (const record of records) {
       const cert = usableCaCertificate(record.pem)

@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics'
 import type { InstanceDirectory } from './instance-directory'
 import type { TlsContexts } from './tls-contexts'
 import type { TrustIndexCache } from './trust-cache'
+import type { ChainVerdictSharing } from './chain-verdict-sharing'
 import type { SessionRegistry } from './session-registry'
 import type { SessionRecheck } from './session-recheck'
 import type { TickBudget } from './pump'
@@ -30,6 +31,8 @@ export interface PipelineDeps {
   readonly directory: InstanceDirectory
   readonly tlsContexts: TlsContexts
   readonly trust: TrustIndexCache
+  /** Chain verdicts shared with the other processes of the store (chain-verdict-sharing.ts). */
+  readonly chainVerdicts?: Pick<ChainVerdictSharing, 'share'>
   readonly devices: Pick<DeviceRegistry, 'recordFirstSeen'>
   readonly deviceCache: Pick<DeviceCache, 'get' | 'peek'>
   readonly amqpAuth: Pick<AmqpAuthenticator, 'authenticate'>

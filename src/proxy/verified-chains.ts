@@ -24,20 +24,48 @@ export function cachedVerdict(index: CaTrustIndex, fingerprint256: string, nowMs
   return hit.ca
 }
 
-export function remember(index: CaTrustIndex, verdict: Extract<ChainVerdict, { ok: true }>): void {
-  let cache = caches.get(index)
-  if (cache === undefined) {
-    cache = new Map()
-    caches.set(index, cache)
-  }
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
+/** A verdict as it can be handed to another process (chain-verdict-sharing.ts). */
+export interface VerifiedLeaf {
+  readonly fingerprint256: string
+  readonly caId: string
+  readonly fromMs: number
+  readonly untilMs: number
+}
+
+/** Caches a verified chain; returns what was cached. */
+export function remember(index: CaTrustIndex, verdict: Extract<ChainVerdict, { ok: true }>): VerifiedLeaf {
   let fromMs = Date.parse(verdict.ca.notBefore)
   let untilMs = Date.parse(verdict.ca.notAfter)
   for (const cert of [verdict.leaf, ...verdict.intermediates]) {
     fromMs = Math.max(fromMs, Date.parse(cert.validFrom))
     untilMs = Math.min(untilMs, Date.parse(cert.validTo))
   }
-  cache.set(verdict.leaf.fingerprint256, { ca: verdict.ca, fromMs, untilMs })
+  store(index, verdict.leaf.fingerprint256, { ca: verdict.ca, fromMs, untilMs })
+  return { fingerprint256: verdict.leaf.fingerprint256, caId: verdict.ca.id, fromMs, untilMs }
+}
+
+/**
+ * Caches a verdict another process reached under an index with the same digest (the caller
+ * checks that), against this process's own record of the anchoring CA: false, and nothing cached,
+ * when this index has no usable, active CA of that id.
+ */
+export function adopt(index: CaTrustIndex, verified: VerifiedLeaf): boolean {
+  const ca = index.recordOf(verified.caId)
+  // Validation under this index could only have anchored on an active CA; anything else is no
+  // verdict this index would give.
+  if (ca === undefined || ca.status !== 'ACTIVE') return false
+  store(index, verified.fingerprint256, { ca, fromMs: verified.fromMs, untilMs: verified.untilMs })
+  return true
+}
+
+function store(index: CaTrustIndex, fingerprint256: string, entry: Verified): void {
+  let cache = caches.get(index)
+  if (cache === undefined) {
+    cache = new Map()
+    caches.set(index, cache)
+  }
+  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
+  cache.set(fingerprint256, entry)
 }
 
 type Refused = { reason: ChainRefusal; detail: string | undefined; untilMs: number }

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -10,6 +11,7 @@ import type { ClientChainVerdict } from '../../src/ca/validate'
 import { createCa, createLeaf } from '../../src/ca/pki'
 import type { CreateLeafOptions, KeyAndCert } from '../../src/ca/pki'
 import { clientCertificate } from '../../src/protocols/mqtt/stages/client-certificate'
+import type { VerifiedLeaf } from '../../src/proxy/verified-chains'
 import { caRecord, x509Of } from '../helpers/pki'
 import { instance, secured } from '../helpers/contexts'
 import type { Test } from '../helpers/services'
@@ -68,14 +70,16 @@ t.test('name constraints of every CA on the path are enforced, critical or not (
 })
 
 /** A real TLS server that runs the MQTT client-certificate stage on each connection. */
-async function stageServer(t: Test, index: CaTrustIndex): Promise<(cert: KeyAndCert) => Promise<string>> {
+async function stageServer(
+  t: Test, index: CaTrustIndex, chainVerdicts?: { share: (instanceId: string, index: CaTrustIndex, verified: VerifiedLeaf) => void },
+): Promise<(cert: KeyAndCert) => Promise<string>> {
   const serverCa = await createCa({ commonName: 'Server CA' })
   const server = await createLeaf({ commonName: 'localhost', issuer: serverCa, kind: 'server', dnsNames: ['localhost'] })
   const results: Array<(r: string) => void> = []
   const srv = createServer({ key: server.key, cert: server.cert, requestCert: true, rejectUnauthorized: false }, (socket: TLSSocket) => {
     const ctx = { ...secured(socket, { instance: instance() }), tls: socket }
     // The stage answers synchronously when the index is already built: Promise.resolve takes both.
-    void Promise.resolve(clientCertificate(ctx, { trust: { forInstance: async () => index } as never })).then((step) => {
+    void Promise.resolve(clientCertificate(ctx, { trust: { forInstance: async () => index } as never, ...(chainVerdicts !== undefined ? { chainVerdicts } : {}) })).then((step) => {
       results.shift()?.(step.kind === 'next' ? 'ok' : step.reason)
       socket.end()
     })
@@ -107,4 +111,22 @@ t.test('the stage reads the presented intermediate, and a reconnecting device do
   t.equal(await dial(withChain), 'ok', 'reconnect: answered from the verified-chain cache')
   const another = await leaf(inter)
   t.equal(await dial({ cert: another.cert + inter.cert, key: another.key }), 'CLIENT_CERT_UNTRUSTED', 'a new chain without a validator is refused')
+})
+
+t.test('the stage tells the other processes of a chain it validated in full, and only of that', async (t) => {
+  const root = await createCa({ commonName: 'Shared Root' })
+  const device = await leaf(root)
+  const index = CaTrustIndex.build([caRecord(root)])
+  const shared: Array<{ instanceId: string; digest: string; verified: VerifiedLeaf }> = []
+  const dial = await stageServer(t, index, { share: (instanceId, i, verified) => shared.push({ instanceId, digest: i.digest, verified }) })
+  t.equal(await dial(device), 'ok')
+  t.equal(shared.length, 1, 'one full validation, one hint')
+  t.equal(shared[0]?.digest, index.digest)
+  t.equal(shared[0]?.verified.fingerprint256, new X509Certificate(device.cert).fingerprint256)
+  t.equal(shared[0]?.verified.caId, caRecord(root).id)
+  t.equal(await dial(device), 'ok')
+  t.equal(shared.length, 1, 'a reconnect answered from the cache tells nobody')
+  const stranger = await leaf(await createCa({ commonName: 'Unregistered' }))
+  t.equal(await dial(stranger), 'CLIENT_CERT_UNTRUSTED')
+  t.equal(shared.length, 1, 'nor does a refusal')
 })

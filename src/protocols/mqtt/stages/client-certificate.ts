@@ -8,6 +8,13 @@ import { presentedChain } from '../../../ca/chain'
 import { validateClientChain } from '../../../ca/validate'
 import { cachedRefusal, cachedVerdict, chainKey, remember, rememberRefusal } from '../../../proxy/verified-chains'
 import type { ChainVerified } from '../phases'
+import type { ChainVerdictSharing } from '../../../proxy/chain-verdict-sharing'
+
+type CertificateDeps = {
+  trust: Pick<TrustIndexCache, 'forInstance'> & Partial<Pick<TrustIndexCache, 'cached'>>
+  /** Tells the other processes of the store about a chain validated here (absent: nobody to tell). */
+  chainVerdicts?: Pick<ChainVerdictSharing, 'share'>
+}
 
 /**
  * Verifies the client certificate chain against the instance's registered CAs (roots and
@@ -23,9 +30,7 @@ import type { ChainVerified } from '../phases'
  * fingerprint from getPeerCertificate(false) (about 13 µs, and it keeps the chain readable); only a
  * chain not verified before pays for the whole presented chain.
  */
-export function clientCertificate(
-  ctx: Secured, deps: { trust: Pick<TrustIndexCache, 'forInstance'> & Partial<Pick<TrustIndexCache, 'cached'>> },
-): Step<ChainVerified> | Promise<Step<ChainVerified>> {
+export function clientCertificate(ctx: Secured, deps: CertificateDeps): Step<ChainVerified> | Promise<Step<ChainVerified>> {
   const instance = ctx.instance
   if (instance === undefined) return reject('UNKNOWN_INSTANCE', 'no SNI and no default instance')
   const tls = ctx.tls
@@ -35,21 +40,23 @@ export function clientCertificate(
   const fingerprint = presentedLeaf.fingerprint256
   // A reconnecting device under a built index is decided without a promise hop.
   const index = deps.trust.cached?.(instance.id)
-  if (index !== undefined) return verify(ctx, instance, tls, fingerprint, index)
-  return deps.trust.forInstance(instance.id).then((built) => verify(ctx, instance, tls, fingerprint, built))
+  if (index !== undefined) return verify(ctx, deps, instance, tls, fingerprint, index)
+  return deps.trust.forInstance(instance.id).then((built) => verify(ctx, deps, instance, tls, fingerprint, built))
 }
 
 function verify(
-  ctx: Secured, instance: InstanceRecord, tls: TLSSocket, fingerprint: string, index: CaTrustIndex,
+  ctx: Secured, deps: CertificateDeps, instance: InstanceRecord, tls: TLSSocket, fingerprint: string, index: CaTrustIndex,
 ): Step<ChainVerified> | Promise<Step<ChainVerified>> {
   const now = Date.now()
   const known = cachedVerdict(index, fingerprint, now)
   const cachedLeaf = known === undefined ? undefined : tls.getPeerX509Certificate()
   if (known !== undefined && cachedLeaf !== undefined) return next({ ...ctx, phase: 'mqtt-chain-verified', instance, peerChain: [cachedLeaf], ca: known })
-  return verifyPresented(ctx, instance, tls, index, now)
+  return verifyPresented(ctx, deps, instance, tls, index, now)
 }
 
-async function verifyPresented(ctx: Secured, instance: InstanceRecord, tls: TLSSocket, index: CaTrustIndex, now: number): Promise<Step<ChainVerified>> {
+async function verifyPresented(
+  ctx: Secured, deps: CertificateDeps, instance: InstanceRecord, tls: TLSSocket, index: CaTrustIndex, now: number,
+): Promise<Step<ChainVerified>> {
   const chain = presentedChain(tls.getPeerCertificate(true))
   const leaf = chain[0]
   if (leaf === undefined) return reject('CLIENT_CERT_MISSING')
@@ -62,6 +69,7 @@ async function verifyPresented(ctx: Secured, instance: InstanceRecord, tls: TLSS
     if (result.detail !== undefined) rememberRefusal(index, key, result.reason, result.detail, now)
     return reject(result.reason, result.detail, undefined, { certSubject: leaf.subject })
   }
-  remember(index, result)
+  const verified = remember(index, result)
+  deps.chainVerdicts?.share(instance.id, index, verified)
   return next({ ...ctx, phase: 'mqtt-chain-verified', instance, peerChain: [result.leaf, ...result.intermediates], ca: result.ca })
 }
