@@ -21,7 +21,8 @@ type CertificateDeps = {
  * intermediates, DESIGN §1) and the client profile (DESIGN §4). The trust index is built once per
  * instance and rebuilt when one of its CAs changes; a chain verified once is remembered against
  * that index, so a reconnecting device costs a lookup, and neither a store round trip nor path
- * validation again.
+ * validation again — on the other processes of a Redis store too, which are told of the verdict
+ * (chain-verdict-sharing.ts) so that a device back on another worker is not validated again.
  *
  * Reading the presented chain costs: getPeerCertificate(true) builds a JS object per certificate
  * (about 240 µs for leaf + intermediate, measured warm on Node 20), and on Node 20 it must come
