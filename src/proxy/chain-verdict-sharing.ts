@@ -28,6 +28,7 @@ const HEX64 = /^[0-9a-f]{64}$/
  */
 export class ChainVerdictSharing {
   private readonly unsubscribe: () => void
+  /** Verdicts taken from other processes since start (tests and diagnostics). */
   adopted = 0
 
   constructor(
