@@ -12,7 +12,8 @@ import { setFlagsFromString } from 'node:v8'
  * of exactly those. The warm-up (src/warmup/) covers only the pure functions; this covers
  * everything, Node's own socket code included, at the price of optimising some code that did not
  * need it (compiled on V8's background threads) and about 0.4 s more to start. Measured in
- * docs/benchmarks.md "V8 tiering and a CPU profile…": about 8 % less CPU per warm connection.
+ * docs/benchmarks.md "V8 tiering and a CPU profile…": about 8 % less CPU per warm connection on
+ * average, and 8–14 % more in the first few hundred after a start, while V8 compiles.
  *
  * A quarter, an eighth and a sixteenth of the default measured alike within the noise; an eighth
  * is the middle of them.
