@@ -236,6 +236,9 @@ t.test('with workers: 2, a SIGHUP to the primary reloads every worker: the added
   g.child.kill('SIGHUP')
   await waitUntilSeen(() => seen, /SIGHUP, passed on to 2 workers/, 'the primary passing the SIGHUP on')
   await waitUntilSeen(() => seen, /config reloaded[^\n]*\n[\s\S]*config reloaded/, 'both workers reporting their reload')
+  // Each worker names the added listener in a write of its own after its reload line, which can
+  // reach this pipe in a later chunk than the second reload line.
+  await waitUntilSeen(() => seen, /listener extra on [\s\S]*listener extra on /, 'both workers naming the added listener')
   const ports = [...seen.matchAll(/listener extra on [\d.]+:(\d+)/g)].map((m) => Number(m[1]))
   t.equal(ports.length, 2, 'each worker started the added listener')
   t.equal(ports[0], ports[1], 'on one port, shared by the workers')
