@@ -2,7 +2,8 @@
  * `npm run build && node dist/bench/connect-profile.js [options]`
  *
  * What one MQTT mTLS connection (TLS handshake with the client certificate + CONNECT/CONNACK +
- * DISCONNECT) costs a proxy process, as work counts rather than rates (issue 15): for each
+ * DISCONNECT) — or, with `--amqp`, one AMQP 0-9-1 connection over TLS to Open-Ok and its
+ * Connection.Close — costs a proxy process, as work counts rather than rates (issue 15): for each
  * endpoint, a freshly started process serves blocks of exactly N connections (C in flight), and
  * for each block the script reports
  *   - CPU per connection (µs, user + system of every thread of the process, process.cpuUsage()), and
@@ -15,6 +16,8 @@
  *   --connections N   per block (default 500)      --blocks B      blocks per start (default 3)
  *   --rounds R        fresh starts per endpoint (default 3)          --concurrency C (default 8)
  *   --resume          offer the previous TLS session (resumed handshakes)
+ *   --amqp            AMQP connects to Open-Ok instead (RabbitMQ on 127.0.0.1:5672, guest/guest;
+ *                     the pipe's clients log in to RabbitMQ, the gateway's with an AccessKey)
  *   --tree DIR        a Portcullis tree to measure (repeatable; default this tree)
  *   --no-pipe         leave the Node pipe out
  *   --pipe-reads-cert also measure the pipe that reads the client's certificate (node-pipe.ts)
@@ -31,15 +34,16 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { stringify } from 'yaml'
+import { AmqpSession } from './load/amqp-session'
 import { MqttSession } from './load/mqtt-session'
 import { ConnectTemplate } from './load/mqtt-wire'
-import type { Target } from './load/target'
+import type { AmqpAuth, Target } from './load/target'
 import { hasCommand, pinSelf } from './machine'
 import { createBenchPki } from './pki'
 import { startPinned, type ServerProcess } from './servers/child'
 import { startMosquitto } from './servers/mosquitto'
 import { startNodePipe } from './servers/node-pipe'
-import { AdminClient, configurePortcullis, MQTT_HOSTNAME } from './servers/portcullis'
+import { AdminClient, AMQP_HOSTNAME, AMQP_INSTANCE, configurePortcullis, MQTT_HOSTNAME } from './servers/portcullis'
 import type { WorkSample } from './servers/work-hook'
 import { CONNECTION_INTERRUPT_BUDGET } from '../src/runtime/v8-tiering'
 
@@ -54,6 +58,7 @@ interface Options {
   rounds: number
   concurrency: number
   resume: boolean
+  amqp: boolean
   trees: string[]
   pipe: boolean
   pipeReadsCert: boolean
@@ -64,7 +69,7 @@ interface Options {
 interface Block { cpuMicros: number; allocatedBytes: number; connections: number; failures: number; resumed: number }
 
 function parse(argv: string[]): Options | string {
-  const o: Options = { connections: 500, blocks: 3, rounds: 3, concurrency: 8, resume: false, trees: [], pipe: true, pipeReadsCert: false, pipeTiered: false, nodeArgs: [] }
+  const o: Options = { connections: 500, blocks: 3, rounds: 3, concurrency: 8, resume: false, amqp: false, trees: [], pipe: true, pipeReadsCert: false, pipeTiered: false, nodeArgs: [] }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => argv[++i] ?? ''
@@ -73,6 +78,7 @@ function parse(argv: string[]): Options | string {
     else if (arg === '--rounds') o.rounds = Number(value())
     else if (arg === '--concurrency') o.concurrency = Number(value())
     else if (arg === '--resume') o.resume = true
+    else if (arg === '--amqp') o.amqp = true
     else if (arg === '--tree') o.trees.push(resolve(value()))
     else if (arg === '--no-pipe') o.pipe = false
     else if (arg === '--pipe-reads-cert') o.pipeReadsCert = true
@@ -107,7 +113,9 @@ async function main(): Promise<number> {
     const mosquitto = await startMosquitto(dir, 0)
     servers.push(mosquitto)
     const files = { serverCertFile: pki.files.serverCert, serverKeyFile: pki.files.serverKey }
-    const tls = { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert, cert: pki.client.cert, key: pki.client.key }
+    const tls = o.amqp
+      ? { servername: AMQP_HOSTNAME, ca: pki.serverCa.cert }
+      : { servername: MQTT_HOSTNAME, ca: pki.serverCa.cert, cert: pki.client.cert, key: pki.client.key }
     const endpoints = [...(o.pipe ? ['pipe'] : []), ...(o.pipeReadsCert ? ['pipe-cert'] : []), ...(o.pipeTiered ? ['pipe-tiered'] : []), ...o.trees]
     for (let round = 0; round < o.rounds; round++) {
       // Rotate the order each round so that no endpoint always runs first (or after the same one).
@@ -115,6 +123,7 @@ async function main(): Promise<number> {
       for (const ep of order) {
         let server: ServerProcess
         let target: Target
+        let auth: AmqpAuth = { kind: 'plain', username: RABBITMQ.username, password: RABBITMQ.password }
         const t0 = performance.now()
         if (ep === 'pipe' || ep === 'pipe-cert' || ep === 'pipe-tiered') {
           const pipe = await startNodePipe({
@@ -123,18 +132,19 @@ async function main(): Promise<number> {
             nodeArgs: ep === 'pipe-tiered' ? [`--interrupt-budget=${CONNECTION_INTERRUPT_BUDGET}`, ...hookArgs] : hookArgs,
           })
           server = pipe
-          target = { host: '127.0.0.1', port: pipe.ports.mqttMtls, tls }
+          target = { host: '127.0.0.1', port: o.amqp ? pipe.ports.amqpTls : pipe.ports.mqttMtls, tls }
         } else {
           const gw = await startGateway(ep, dir, `gw${round}-${order.indexOf(ep)}`, files, [...o.nodeArgs, ...hookArgs], env)
           server = gw.server
           const started = performance.now() - t0
           startTimes.set(ep, [...(startTimes.get(ep) ?? []), started])
-          await configurePortcullis(gw.admin, { mqttBackendPort: mosquitto.port, amqp: RABBITMQ, clientCa: pki.clientCa })
-          target = { host: '127.0.0.1', port: gw.mqttPort, tls }
+          const accessKey = await configurePortcullis(gw.admin, { mqttBackendPort: mosquitto.port, amqp: RABBITMQ, clientCa: pki.clientCa })
+          auth = { kind: 'accessKey', instanceId: AMQP_INSTANCE, ...accessKey }
+          target = { host: '127.0.0.1', port: o.amqp ? gw.amqpPort : gw.mqttPort, tls }
         }
         servers.push(server)
         const blocks: Block[] = []
-        for (let b = 0; b < o.blocks; b++) blocks.push(await measureBlock(server.pid, hookDir, target, o))
+        for (let b = 0; b < o.blocks; b++) blocks.push(await measureBlock(server.pid, hookDir, target, auth, o))
         await server.stop()
         servers.splice(servers.indexOf(server), 1)
         results.set(ep, [...(results.get(ep) ?? []), blocks])
@@ -156,7 +166,7 @@ function label(ep: string): string {
 }
 
 /** One block of exactly `connections` connections; CPU and V8 allocations of the server around it. */
-async function measureBlock(pid: number, hookDir: string, target: Target, o: Options): Promise<Block> {
+async function measureBlock(pid: number, hookDir: string, target: Target, auth: AmqpAuth, o: Options): Promise<Block> {
   const template = new ConnectTemplate(`bc${process.pid}-`)
   const before = await workSample(hookDir, pid)
   let next = 0
@@ -167,7 +177,8 @@ async function measureBlock(pid: number, hookDir: string, target: Target, o: Opt
     while (next < o.connections) {
       const serial = next++
       try {
-        const s = await MqttSession.open(target, template.encode(serial), { ...(o.resume && session !== undefined ? { session } : {}), onSession: (t) => { session = t } })
+        const opts = { ...(o.resume && session !== undefined ? { session } : {}), onSession: (t: Buffer) => { session = t } }
+        const s = o.amqp ? await AmqpSession.open(target, auth, opts) : await MqttSession.open(target, template.encode(serial), opts)
         if ((s.socket as TLSSocket).isSessionReused?.() === true) resumed++
         s.close()
       } catch {
@@ -199,7 +210,7 @@ function readdirNames(dir: string): string[] {
 /** Portcullis from `tree` (its bin/portcullis.js), configured as bench/servers/portcullis.ts does. */
 async function startGateway(
   tree: string, dir: string, name: string, files: { serverCertFile: string; serverKeyFile: string }, nodeArgs: string[], env: NodeJS.ProcessEnv,
-): Promise<{ server: ServerProcess; admin: AdminClient; mqttPort: number }> {
+): Promise<{ server: ServerProcess; admin: AdminClient; mqttPort: number; amqpPort: number }> {
   const config = join(dir, `${name}.yaml`)
   const dataDir = join(dir, `${name}-data`)
   writeFileSync(config, stringify({
@@ -227,8 +238,9 @@ async function startGateway(
   const text = server.output()
   const adminUrl = /admin API on (http:\/\/\S+?);/.exec(text)?.[1] ?? ''
   const mqttPort = Number(/listener mqtts on [\d.]+:(\d+)/.exec(text)?.[1])
+  const amqpPort = Number(/listener amqps on [\d.]+:(\d+)/.exec(text)?.[1])
   if (!existsSync(dataDir)) throw new Error(`${name}: no data directory`)
-  return { server, admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret), mqttPort }
+  return { server, admin: new AdminClient(adminUrl, accessKeyId, accessKeySecret), mqttPort, amqpPort }
 }
 
 function median(xs: number[]): number {
@@ -240,7 +252,7 @@ function median(xs: number[]): number {
 function report(o: Options, results: Map<string, Block[][]>, startTimes: Map<string, number[]>): string {
   const fmt = (xs: number[], d: number): string => `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`
   const lines = [
-    `MQTT mTLS ${o.resume ? 'resumed' : 'full'} handshake + CONNECT/CONNACK + DISCONNECT, ${o.connections} connections per block, ${o.concurrency} in flight, ${o.rounds} fresh start(s) per endpoint; median (range) over the starts.`,
+    `${o.amqp ? 'AMQP over TLS to Open-Ok + Connection.Close' : 'MQTT mTLS'} ${o.resume ? 'resumed' : 'full'} handshake${o.amqp ? '' : ' + CONNECT/CONNACK + DISCONNECT'}, ${o.connections} connections per block, ${o.concurrency} in flight, ${o.rounds} fresh start(s) per endpoint; median (range) over the starts.`,
     '',
     '| endpoint | block | CPU µs / conn | V8 KiB allocated / conn | failures | resumed |',
     '| --- | --- | ---: | ---: | ---: | ---: |',

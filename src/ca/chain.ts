@@ -307,29 +307,18 @@ function rank(v: ChainVerdict): number {
   return RANK[v.ok ? 'ok' : v.reason]
 }
 
-export interface PeerCertificateLike {
-  raw?: Buffer
-  issuerCertificate?: PeerCertificateLike
-}
-
 /**
- * The presented chain from `tlsSocket.getPeerCertificate(true)`: leaf first, following
- * `issuerCertificate` until it repeats (a self-signed certificate points at itself). An empty
- * object (no client certificate) gives []; so does a leaf OpenSSL handed over but Node cannot
- * parse, which then reads as a missing certificate.
+ * The presented chain from `tlsSocket.getPeerX509Certificate()`: the leaf, then what else the
+ * client sent, in the order it sent it (Node links each certificate to the next one through
+ * `issuerCertificate`). No client certificate gives []. Bounded by MAX_PRESENTED, and a link back
+ * to a certificate already walked ends the walk.
  */
-export function presentedChain(peer: PeerCertificateLike | undefined): X509Certificate[] {
+export function presentedChain(leaf: X509Certificate | undefined): X509Certificate[] {
   const chain: X509Certificate[] = []
-  const seen = new Set<PeerCertificateLike>()
-  let current = peer
-  while (current?.raw !== undefined && !seen.has(current) && chain.length < MAX_PRESENTED) {
+  const seen = new Set<X509Certificate>()
+  for (let current = leaf; current !== undefined && !seen.has(current) && chain.length < MAX_PRESENTED; current = current.issuerCertificate) {
     seen.add(current)
-    try {
-      chain.push(new X509Certificate(current.raw))
-    } catch {
-      break
-    }
-    current = current.issuerCertificate
+    chain.push(current)
   }
   return chain
 }

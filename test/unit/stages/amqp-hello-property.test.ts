@@ -35,12 +35,19 @@ const response = fc.oneof(
 const startOk = fc.record({ mechanism: fc.constantFrom('PLAIN', 'AMQPLAIN', 'EXTERNAL', ''), response })
   .map(({ mechanism, response: r }) => encodeMethodFrame({ name: 'connection.start-ok', clientProperties: new Map([['product', longstr('prop')]]), mechanism, response: r, locale: 'en_US' }))
 const greeting = startOk.map((frame) => Buffer.concat([PROTOCOL_HEADER, frame]))
+// A well-formed PLAIN login: without its own share of the runs the generators above greeted a
+// client in 42 runs of 1,500, so a run of 150 missed it about once in 70 (CI did, and failed).
+// With it: 186 and 210 of 1,500 in two measurements.
+const plainLogin = fc.tuple(text.filter((u) => u !== ''), text).map(([u, p]) => Buffer.concat([
+  PROTOCOL_HEADER,
+  encodeMethodFrame({ name: 'connection.start-ok', clientProperties: new Map([['product', longstr('prop')]]), mechanism: 'PLAIN', response: Buffer.from(`\u0000${u}\u0000${p}`), locale: 'en_US' }),
+]))
 const flipped = fc.tuple(greeting, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 })).map(([g, edits]) => {
   const copy = Buffer.from(g)
   for (const [at, v] of edits) copy[at % copy.length] = v
   return copy
 })
-const clientBytes = fc.tuple(fc.oneof(bytes(40), bytes(60).map((b) => Buffer.concat([PROTOCOL_HEADER, b])), greeting, flipped), bytes(10))
+const clientBytes = fc.tuple(fc.oneof(bytes(40), bytes(60).map((b) => Buffer.concat([PROTOCOL_HEADER, b])), greeting, flipped, plainLogin), bytes(10))
   .map(([a, b]) => Buffer.concat([a, b]))
 
 function methods(buf: Buffer): string[] {
