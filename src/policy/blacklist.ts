@@ -13,6 +13,12 @@ export interface BlacklistSubject {
   certFingerprint?: string
 }
 
+type Kind = BlacklistRecord['kind']
+const KINDS: readonly Kind[] = ['ip', 'accessKey', 'account', 'username', 'clientId', 'certFingerprint']
+const FIELD: Record<Kind, keyof BlacklistSubject> = {
+  ip: 'ip', accessKey: 'accessKeyId', account: 'account', username: 'username', clientId: 'clientId', certFingerprint: 'certFingerprint',
+}
+
 /**
  * The blacklist as the data path reads it (DESIGN §1 "Account blacklist"): entries are global or
  * scoped to one instance, and an entry past its `expiresAt` stops applying by itself — expiry is
@@ -22,8 +28,11 @@ export interface BlacklistSubject {
 export class BlacklistIndex {
   private readonly exact = new Map<string, BlacklistRecord[]>()
   private readonly ranges: Array<{ set: AddressSet; record: BlacklistRecord }> = []
+  /** The kinds with an exact entry: every connection is matched twice, mostly against none. */
+  private readonly exactKinds: readonly Kind[]
 
   private constructor(records: readonly BlacklistRecord[]) {
+    const kinds = new Set<Kind>()
     for (const record of records) {
       if (record.kind === 'ip' && record.value.includes('/')) {
         try {
@@ -37,7 +46,10 @@ export class BlacklistIndex {
       const list = this.exact.get(key) ?? []
       list.push(record)
       this.exact.set(key, list)
+      kinds.add(record.kind)
     }
+    // In KINDS order, which decides the entry reported when several apply.
+    this.exactKinds = KINDS.filter((kind) => kinds.has(kind))
   }
 
   static build(records: readonly BlacklistRecord[]): BlacklistIndex {
@@ -48,14 +60,14 @@ export class BlacklistIndex {
 
   /** The first entry that applies to the subject now, or undefined. */
   match(subject: BlacklistSubject, nowMs: number): BlacklistRecord | undefined {
-    for (const kind of KINDS) {
+    for (const kind of this.exactKinds) {
       const value = subject[FIELD[kind]]
       if (value === undefined) continue
       for (const record of this.exact.get(keyOf(kind, normalise(kind, value))) ?? []) {
         if (applies(record, subject, nowMs)) return record
       }
     }
-    if (subject.ip !== undefined) {
+    if (subject.ip !== undefined && this.ranges.length > 0) {
       for (const { set, record } of this.ranges) {
         if (set.has(subject.ip) && applies(record, subject, nowMs)) return record
       }
@@ -64,11 +76,6 @@ export class BlacklistIndex {
   }
 }
 
-type Kind = BlacklistRecord['kind']
-const KINDS: readonly Kind[] = ['ip', 'accessKey', 'account', 'username', 'clientId', 'certFingerprint']
-const FIELD: Record<Kind, keyof BlacklistSubject> = {
-  ip: 'ip', accessKey: 'accessKeyId', account: 'account', username: 'username', clientId: 'clientId', certFingerprint: 'certFingerprint',
-}
 
 function applies(record: BlacklistRecord, subject: BlacklistSubject, nowMs: number): boolean {
   if (record.instanceId !== undefined && record.instanceId !== subject.instanceId) return false

@@ -59,6 +59,11 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
     ...(authorizer !== undefined ? { authorization: 'enforce' } : {}),
   }
 
+  // Corked until the pipelined bytes below are written too: the preamble and what came with the
+  // handshake leave in one writev per side (AMQP's Tune-Ok and Open were two syscalls, each of
+  // which on loopback also runs the broker's side of TCP).
+  upstream.cork()
+  client.cork()
   for (const chunk of conn.upstreamPreamble) upstream.write(chunk)
   for (const chunk of conn.downstreamPreamble) client.write(chunk)
   // Registered before the pump so that it has seen every chunk the pump has written to the client.
@@ -169,6 +174,8 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
       client.write(chunk)
     }
   }
+  upstream.uncork()
+  client.uncork()
   client.resume()
   upstream.resume()
 
