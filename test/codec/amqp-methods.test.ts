@@ -58,8 +58,31 @@ t.test('decodes Connection.Start from a frame', async (t) => {
   t.equal(m.versionMinor, 9)
   t.equal(m.mechanisms, 'PLAIN AMQPLAIN')
   t.equal(m.locales, 'en_US')
-  t.same(m.serverProperties.get('product'), longstr('RabbitMQ'))
+  t.same(m.serverProperties?.get('product'), longstr('RabbitMQ'))
   t.same(encodeMethodFrame(m), START_FRAME, 'and encodes back to the same frame')
+})
+
+t.test('skipServerProperties steps over the table and reads the rest of Connection.Start alike', async (t) => {
+  const payload = START_FRAME.subarray(7, START_FRAME.length - 1)
+  const skipped = decodeMethod(payload, undefined, { skipServerProperties: true })
+  const full = decodeMethod(payload)
+  if (!skipped.ok || skipped.method.name !== 'connection.start' || !full.ok || full.method.name !== 'connection.start') {
+    t.fail(JSON.stringify(skipped))
+    return
+  }
+  t.equal(skipped.method.serverProperties, undefined, 'not decoded')
+  t.same({ ...skipped.method, serverProperties: undefined }, { ...full.method, serverProperties: undefined }, 'every other argument as the full decode reads it')
+  // The table's length still has to fit the frame: a Start cut inside the table is refused.
+  const cut = decodeMethod(payload.subarray(0, 20), undefined, { skipServerProperties: true })
+  t.equal(cut.ok, false, 'a table longer than the frame is a syntax error')
+  // A table whose inside is garbage is not looked at (nothing reads it), unlike the full decode.
+  const garbled = Buffer.from(payload)
+  garbled[10] = 0xff // inside the first field name of the table
+  t.equal(decodeMethod(garbled, undefined, { skipServerProperties: true }).ok, true)
+  t.equal(decodeMethod(garbled).ok, false)
+  // Other methods are decoded as without the option.
+  const tune = encodeMethodFrame({ name: 'connection.tune', channelMax: 1, frameMax: 4096, heartbeat: 0 })
+  t.same(decodeMethod(tune.subarray(7, tune.length - 1), undefined, { skipServerProperties: true }), decodeMethod(tune.subarray(7, tune.length - 1)))
 })
 
 const TABLE: Array<[string, ConnectionMethod, Buffer]> = [

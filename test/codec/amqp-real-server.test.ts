@@ -115,9 +115,10 @@ t.test('speaks the connection handshake with a real RabbitMQ', async (t) => {
   t.ok(start.mechanisms.split(' ').includes('PLAIN'), `mechanisms "${start.mechanisms}" include PLAIN`)
   t.ok(start.mechanisms.split(' ').includes('AMQPLAIN'), 'and AMQPLAIN')
   t.match(start.locales, /en_US/)
-  t.equal(fieldText(start.serverProperties, 'product'), 'RabbitMQ')
-  t.type(fieldText(start.serverProperties, 'version'), 'string')
-  const capabilities = fieldTable(start.serverProperties, 'capabilities')
+  const serverProperties = start.serverProperties ?? new Map()
+  t.equal(fieldText(serverProperties, 'product'), 'RabbitMQ')
+  t.type(fieldText(serverProperties, 'version'), 'string')
+  const capabilities = fieldTable(serverProperties, 'capabilities')
   t.ok(capabilities, 'server-properties has a nested capabilities table')
   t.equal(fieldBoolean(capabilities ?? new Map(), 'publisher_confirms'), true)
 

@@ -40,7 +40,8 @@ export class HandshakeFrames {
       if (frame.type !== FRAME_TYPES.METHOD || frame.channel !== 0) {
         throw new AmqpHandshakeError(`unexpected frame type ${frame.type} on channel ${frame.channel} during the handshake`, 505, this.peer)
       }
-      const decoded = decodeMethod(frame.payload)
+      // Nothing reads the broker's server-properties (backend-login.ts): they are not decoded.
+      const decoded = decodeMethod(frame.payload, undefined, this.peer === 'backend' ? SKIP_SERVER_PROPERTIES : undefined)
       if (!decoded.ok) throw new AmqpHandshakeError(decoded.detail, decoded.replyCode, this.peer)
       if (decoded.method.name === 'other') {
         throw new AmqpHandshakeError(`method ${decoded.method.classId}.${decoded.method.methodId} during the handshake`, 503, this.peer)
@@ -72,6 +73,8 @@ export class HandshakeFrames {
     return result.frames
   }
 }
+
+const SKIP_SERVER_PROPERTIES = { skipServerProperties: true } as const
 
 function frameBytes(frame: AmqpFrame): Buffer {
   const out = Buffer.allocUnsafe(frame.payload.length + 8)

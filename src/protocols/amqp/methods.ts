@@ -66,7 +66,8 @@ export type ConnectionMethod =
       readonly name: 'connection.start'
       readonly versionMajor: number
       readonly versionMinor: number
-      readonly serverProperties: FieldTable
+      /** Undefined when decoded with `skipServerProperties` (encoded as an empty table). */
+      readonly serverProperties: FieldTable | undefined
       readonly mechanisms: string
       readonly locales: string
     }
@@ -113,12 +114,22 @@ export type MethodDecodeResult =
   | { readonly ok: true; readonly method: ConnectionMethod | OtherMethod }
   | { readonly ok: false; readonly detail: string; readonly replyCode: number }
 
-export function decodeMethod(payload: Buffer, limits: FieldTableLimits = DEFAULT_FIELD_TABLE_LIMITS): MethodDecodeResult {
+export interface MethodDecodeOptions {
+  /**
+   * Connection.Start's server-properties are only measured and stepped over, not decoded. The
+   * gateway's own login to its broker reads the mechanisms and nothing else of the broker's Start,
+   * and decoding RabbitMQ's table (capabilities, copyright, platform…) was a tenth of the bytes
+   * V8 allocated per AMQP connection.
+   */
+  readonly skipServerProperties?: boolean
+}
+
+export function decodeMethod(payload: Buffer, limits: FieldTableLimits = DEFAULT_FIELD_TABLE_LIMITS, options: MethodDecodeOptions = {}): MethodDecodeResult {
   try {
     const reader = new WireReader(payload)
     const classId = reader.u16('class-id')
     const methodId = reader.u16('method-id')
-    const method = classId === CONNECTION_CLASS ? readConnectionMethod(methodId, reader, new Budget(limits)) : undefined
+    const method = classId === CONNECTION_CLASS ? readConnectionMethod(methodId, reader, new Budget(limits), options) : undefined
     if (method === undefined) return { ok: true, method: { name: 'other', classId, methodId, args: payload.subarray(4) } }
     if (!reader.atEnd()) throw new WireError(`${reader.remaining()} octets after the ${method.name} arguments`)
     return { ok: true, method }
@@ -128,14 +139,14 @@ export function decodeMethod(payload: Buffer, limits: FieldTableLimits = DEFAULT
   }
 }
 
-function readConnectionMethod(methodId: number, r: WireReader, budget: Budget): ConnectionMethod | undefined {
+function readConnectionMethod(methodId: number, r: WireReader, budget: Budget, options: MethodDecodeOptions): ConnectionMethod | undefined {
   switch (methodId) {
     case 10:
       return {
         name: 'connection.start',
         versionMajor: r.u8('version-major'),
         versionMinor: r.u8('version-minor'),
-        serverProperties: readFieldTable(r, budget),
+        serverProperties: options.skipServerProperties === true ? skipTable(r) : readFieldTable(r, budget),
         mechanisms: r.longstrBytes('mechanisms').toString('utf8'),
         locales: r.longstrBytes('locales').toString('utf8'),
       }
@@ -179,9 +190,17 @@ function readConnectionMethod(methodId: number, r: WireReader, budget: Budget): 
   }
 }
 
+/** A field table's length is read and its bytes stepped over (a table is a longstr on the wire). */
+function skipTable(r: WireReader): undefined {
+  r.longstrBytes('server-properties')
+  return undefined
+}
+
 function readTune(r: WireReader): Tune {
   return { channelMax: r.u16('channel-max'), frameMax: r.u32('frame-max'), heartbeat: r.u16('heartbeat') }
 }
+
+const NO_FIELDS: FieldTable = new Map()
 
 /** The method frame payload (class-id, method-id, arguments). Throws RangeError on bad values. */
 export function encodeMethod(method: ConnectionMethod): Buffer {
@@ -191,7 +210,7 @@ export function encodeMethod(method: ConnectionMethod): Buffer {
       return w
         .u8(method.versionMajor)
         .u8(method.versionMinor)
-        .raw(encodeFieldTable(method.serverProperties))
+        .raw(encodeFieldTable(method.serverProperties ?? NO_FIELDS))
         .longstr(method.mechanisms)
         .longstr(method.locales)
         .toBuffer()
