@@ -76,7 +76,6 @@ export class BlacklistIndex {
   }
 }
 
-
 function applies(record: BlacklistRecord, subject: BlacklistSubject, nowMs: number): boolean {
   if (record.instanceId !== undefined && record.instanceId !== subject.instanceId) return false
   return record.expiresAt === undefined || Date.parse(record.expiresAt) > nowMs
