@@ -6,13 +6,11 @@
  * very next call. Decided by real compiled policies (src/policy/authorization/compile.ts).
  */
 import t from 'tap'
-import { DecisionCounters } from '../../src/authorization/decision-counters'
-import type { DeniedSession } from '../../src/authorization/denial-audit'
-import { EnforcedSession } from '../../src/authorization/enforced-session'
-import type { ConnId } from '../../src/ids'
+import type { DecisionCounters } from '../../src/authorization/decision-counters'
 import { compilePolicies } from '../../src/policy/authorization/compile'
 import type { AmqpAction, CompiledPolicies, PolicyDocument } from '../../src/policy/authorization/types'
 import type { SessionIdentity } from '../../src/proxy/session-registry'
+import { enforcedSession, type EnforcedSessionFixture } from '../helpers/authorization'
 
 const INSTANCE = 'broker-a'
 
@@ -23,34 +21,10 @@ function policy(...statements: PolicyDocument['statements']): CompiledPolicies {
 const PUBLISH_X = policy({ effect: 'Allow', actions: ['amqp:Publish'], resources: [`amqp:${INSTANCE}:/:exchange/x`, `amqp:${INSTANCE}:/:exchange/amq.default`] })
 const NOTHING = policy()
 
-function session(): {
-  az: EnforcedSession
-  counters: DecisionCounters
-  denials: Array<{ action: string; resource: string }>
-  use(compiled: CompiledPolicies): void
-  setEnforces(on: boolean): void
-} {
-  let generation = 1
-  let compiled = PUBLISH_X
-  let enforces = true
-  const counters = new DecisionCounters()
-  const denials: Array<{ action: string; resource: string }> = []
-  const identity = { protocol: 'amqp', instanceId: INSTANCE, vhost: '/', accessKeyId: 'AK1', accountId: 'tenant', sourceIp: '127.0.0.1', sourcePort: 1 } as SessionIdentity
-  const audit = { connId: 'c1' as ConnId, instanceId: INSTANCE, protocol: 'amqp' } as DeniedSession
-  const az = new EnforcedSession(identity, { principals: ['account:tenant'], vars: {}, root: false }, audit, {
-    policies: { compiledFor: () => compiled },
-    counters,
-    denials: { denied: (_s, action, resource) => { denials.push({ action, resource }) } },
-    generation: () => generation,
-    enforces: () => enforces,
-    onChange: () => () => {},
-  })
-  return {
-    az, counters, denials,
-    use(next) { compiled = next; generation++ },
-    setEnforces(on) { enforces = on; generation++ },
-  }
-}
+const session = (): EnforcedSessionFixture => enforcedSession(
+  { protocol: 'amqp', instanceId: INSTANCE, vhost: '/', accessKeyId: 'AK1', accountId: 'tenant', sourceIp: '127.0.0.1', sourcePort: 1 } as SessionIdentity,
+  'account:tenant', PUBLISH_X,
+)
 
 const tally = (counters: DecisionCounters, action: AmqpAction): { allowed: number; denied: number } => ({ ...counters.tally('amqp', action) })
 

@@ -6,13 +6,11 @@
  * Decided by real compiled policies (src/policy/authorization/compile.ts).
  */
 import t from 'tap'
-import { DecisionCounters } from '../../src/authorization/decision-counters'
-import type { DeniedSession } from '../../src/authorization/denial-audit'
-import { EnforcedSession } from '../../src/authorization/enforced-session'
-import type { ConnId } from '../../src/ids'
+import type { DecisionCounters } from '../../src/authorization/decision-counters'
 import { compilePolicies } from '../../src/policy/authorization/compile'
 import type { CompiledPolicies, MqttTopicAction, PolicyDocument } from '../../src/policy/authorization/types'
 import type { SessionIdentity } from '../../src/proxy/session-registry'
+import { enforcedSession, type EnforcedSessionFixture } from '../helpers/authorization'
 
 const INSTANCE = 'plant-a'
 
@@ -26,34 +24,10 @@ const TELEMETRY = policy(
 )
 const NOTHING = policy()
 
-function session(): {
-  az: EnforcedSession
-  counters: DecisionCounters
-  denials: Array<{ action: string; resource: string }>
-  use(compiled: CompiledPolicies): void
-  setEnforces(on: boolean): void
-} {
-  let generation = 1
-  let compiled = TELEMETRY
-  let enforces = true
-  const counters = new DecisionCounters()
-  const denials: Array<{ action: string; resource: string }> = []
-  const identity = { protocol: 'mqtt', instanceId: INSTANCE, caId: 'ca1', deviceId: 'd1', clientId: 'dev-1', sourceIp: '127.0.0.1', sourcePort: 1 } as SessionIdentity
-  const audit = { connId: 'c1' as ConnId, instanceId: INSTANCE, protocol: 'mqtt' } as DeniedSession
-  const az = new EnforcedSession(identity, { principals: ['account:fleet'], vars: {}, root: false }, audit, {
-    policies: { compiledFor: () => compiled },
-    counters,
-    denials: { denied: (_s, action, resource) => { denials.push({ action, resource }) } },
-    generation: () => generation,
-    enforces: () => enforces,
-    onChange: () => () => {},
-  })
-  return {
-    az, counters, denials,
-    use(next) { compiled = next; generation++ },
-    setEnforces(on) { enforces = on; generation++ },
-  }
-}
+const session = (): EnforcedSessionFixture => enforcedSession(
+  { protocol: 'mqtt', instanceId: INSTANCE, caId: 'ca1', deviceId: 'd1', clientId: 'dev-1', sourceIp: '127.0.0.1', sourcePort: 1 } as SessionIdentity,
+  'account:fleet', TELEMETRY,
+)
 
 const tally = (counters: DecisionCounters, action: MqttTopicAction): { allowed: number; denied: number } => ({ ...counters.tally('mqtt', action) })
 
