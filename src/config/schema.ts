@@ -179,9 +179,15 @@ const limits = z.strictObject({
    * (src/proxy/limits/adaptive-limit.ts). `fixed`: maxHandshakesInFlight alone.
    */
   handshakeAdmission: z.enum(['adaptive', 'fixed']).default('adaptive'),
-  /** How many handshakes may wait for a slot, and for how long, before RATE_LIMITED. */
-  handshakeQueueLength: z.number().int().min(0).default(256),
-  handshakeQueueWaitMs: z.number().int().min(0).max(5_000).default(250),
+  /**
+   * How many handshakes may wait for a slot, and for how long (at most half of handshakeTimeoutMs),
+   * before RATE_LIMITED, still before TLS. Long on purpose: a device refused backs off and comes
+   * back seconds later, one kept waiting is served as soon as a slot frees. With `adaptive`, one
+   * whose turn would come later than the wait at the measured completion rate is refused at once
+   * (src/proxy/limits/handshake-gate.ts).
+   */
+  handshakeQueueLength: z.number().int().min(0).default(4096),
+  handshakeQueueWaitMs: z.number().int().min(0).max(30_000).default(5_000),
   /**
    * Concurrent connections (handshaking and live) per source address; absent = off, because a
    * gateway behind a balancer that sends no PROXY header sees every client as the balancer.

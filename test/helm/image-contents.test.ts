@@ -284,6 +284,14 @@ t.test('the runtime stage, performed in a temporary root, serves /healthz as its
   t.equal(runHealthcheck(health, env, asUser), 0, 'the HEALTHCHECK command answers healthy')
   t.ok(existsSync(join(rootfs, 'data/root-access-key.json')) && existsSync(join(rootfs, 'data/master-key.json')), 'the generated keys went to the /data volume')
   t.ok(existsSync(join(rootfs, 'certs/server.pem')), 'the development PKI went to the /certs volume')
+  // The image's LD_PRELOAD (jemalloc, see the Dockerfile) took: the library is mapped into the
+  // gateway, and the loader did not refuse it.
+  const preload = image.env['LD_PRELOAD']
+  if (preload !== undefined && child.pid !== undefined) {
+    const mapped = readFileSync(`/proc/${child.pid}/maps`, 'utf8').split('\n').some((line) => line.endsWith(`/${preload}`))
+    t.ok(mapped, `the gateway runs with ${preload} loaded (the image's LD_PRELOAD)`)
+    t.notMatch(stderr, /cannot be preloaded/, 'and the loader found it')
+  }
 
   child.kill(only(runtime, 'STOPSIGNAL').args as NodeJS.Signals)
   const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout')])

@@ -43,6 +43,20 @@ t.test('appends JSON lines to a new file in a new directory', async (t) => {
   t.equal(recorded[0]?.prev, GENESIS_PREV)
 })
 
+t.test('batches of every size are written whole, each exactly once, in order', async (t) => {
+  const path = await tempPath(t)
+  const sink = await FileSink.open(path)
+  const log = new AuditLog({ sinks: [] })
+  // A big batch, a small one after it, one with multi-byte text, a middling one and a small one
+  // again: each batch's lines, nothing of an earlier batch, in the order written.
+  const batches = [400, 1, 2, 60, 1].map((n, b) => Array.from({ length: n }, (_, i) =>
+    log.record({ ...closed(i), actor: { kind: 'client', id: b === 2 ? `dévice-日本-${i}` : `dev-${b}-${i}` }, details: { pad: 'x'.repeat(b === 0 ? 1000 : 10) } })))
+  for (const batch of batches) await sink.write(batch)
+  await sink.close()
+  t.same(await readEvents(path), batches.flat())
+  t.ok((await verifyFile(path)).ok, 'the file verifies as one chain')
+})
+
 t.test('the chain continues across a reopen, so the whole file verifies', async (t) => {
   const path = await tempPath(t)
   const first = new AuditLog({ sinks: [await FileSink.open(path)] })

@@ -110,20 +110,18 @@ t.test('close refuses the waiters and stops the sampler', async (t) => {
   t.equal(await waiting, false)
 })
 
-t.test('the real sampler sees a saturated loop and lowers the limit to what completes', async (t) => {
-  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50, initial: 64 })
-  t.teardown(() => gate.close())
-  const held = Array.from({ length: 64 }, () => ({}))
-  for (const h of held) gate.acquire(h)
-  // Keep the loop busy for 400 ms while releasing and re-taking 5 slots every 10 ms of busy time:
-  // about 500 completions per second on a saturated loop, so the limit becomes about 50.
-  const end = Date.now() + 400
+/**
+ * Keeps the loop busy for `ms` while releasing and re-taking 5 slots every 10 ms of busy time:
+ * about 500 completions per second on a saturated loop. Answers the lowest limit seen.
+ */
+async function saturate(gate: HandshakeGate, held: object[], ms: number): Promise<number> {
+  const end = Date.now() + ms
   let next = Date.now()
   let lowest = gate.limit
   while (Date.now() < end) {
     if (Date.now() >= next) {
       for (let i = 0; i < 5 && held.length > 0; i++) gate.release(held.shift() as object)
-      // New handshakes take whatever slots the limit allows; the rest are refused (no queue).
+      // New handshakes take whatever slots the limit allows; the rest are refused or queued.
       while (true) {
         const fresh = {}
         if (gate.acquire(fresh) !== true) break
@@ -135,8 +133,41 @@ t.test('the real sampler sees a saturated loop and lowers the limit to what comp
     // Let the sampler's timer run between busy slices, keeping utilisation near 1.
     if (Date.now() % 50 === 0) await new Promise<void>((resolve) => setImmediate(resolve))
   }
+  return lowest
+}
+
+t.test('the real sampler sees a saturated loop and lowers the limit to what completes', async (t) => {
+  const gate = new HandshakeGate(1024, 0, 0, { targetMs: 100, sampleMs: 50, initial: 64 })
+  t.teardown(() => gate.close())
+  const held = Array.from({ length: 64 }, () => ({}))
+  for (const h of held) gate.acquire(h)
+  const lowest = await saturate(gate, held, 400)
   t.ok(lowest < 64 && lowest >= 16, `lowered from 64 to ${lowest} (about 500/s × 0.1 s = 50)`)
   t.ok(gate.completionRate > 0, `completion rate measured: ${Math.round(gate.completionRate)}/s`)
+})
+
+t.test('once a rate is measured, a newcomer whose turn would come after the wait is refused at once', async (t) => {
+  // A long queue, so that only the rate can stop it.
+  const waitMs = 100
+  const fresh = new HandshakeGate(1024, 100_000, waitMs, { targetMs: 100, sampleMs: 50, initial: 64 })
+  t.teardown(() => fresh.close())
+  const held = Array.from({ length: 64 }, () => ({}))
+  for (const h of held) fresh.acquire(h)
+  // saturate() queues one waiter per slice as well (handed a slot or refused within the wait).
+  await saturate(fresh, held, 400)
+  const measured = fresh.completionRate
+  t.ok(measured > 0, `completion rate measured: ${Math.round(measured)}/s`)
+  const queuedBefore = fresh.waiting
+  let queued = 0
+  let refused: number | undefined
+  for (let i = 0; i < 10_000 && refused === undefined; i++) {
+    const answer = fresh.acquire({})
+    if (answer === false) refused = i
+    else if (answer !== true) queued++
+  }
+  const fits = Math.floor((measured * waitMs) / 1000)
+  t.ok(refused !== undefined, 'a newcomer is refused while the queue is still far from its length')
+  t.equal(queuedBefore + queued, fits, `queued as many as ${Math.round(measured)}/s serves in ${waitMs} ms (${fits}), then refused at once`)
 })
 
 t.test('a loop starved by other processes on its core reads as saturated: the limit shrinks to what completes', async (t) => {

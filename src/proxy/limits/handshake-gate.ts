@@ -3,15 +3,25 @@ import { AdaptiveLimit, AdmissionSampler } from './adaptive-limit'
 
 /**
  * At most `limit` handshakes (accept → splice or refusal) in flight in this process. The one after
- * the last slot waits in a bounded queue for at most `waitMs` — a short burst is smoothed, not
- * refused — and is refused RATE_LIMITED when the queue is full or the wait is over. A slot is held
- * by an opaque holder (the raw socket) and released by it exactly once; releasing a holder that
- * holds nothing is a no-op, so the listener can release every connection when its pipeline ends.
+ * the last slot waits in a bounded FIFO queue for at most `waitMs` and is refused RATE_LIMITED when
+ * the queue is full or the wait is over. A slot is held by an opaque holder (the raw socket) and
+ * released by it exactly once; releasing a holder that holds nothing is a no-op, so the listener
+ * can release every connection when its pipeline ends.
  *
  * `limit` is `max` (limits.maxHandshakesInFlight), or with `adaptive` the lower figure an
  * AdaptiveLimit finds from what the process completes when its event loop is saturated
  * (adaptive-limit.ts): the count that fits the deadline on this core, now, rather than on an idle
  * one.
+ *
+ * Why the queue is long and its wait seconds (issue 15's storm): a connection refused before TLS
+ * is cheap for the gateway but not for the fleet — the device backs off (exponentially, with
+ * jitter), and a storm that was refused in thousands came back over seconds while the core sat
+ * idle between the waves. Waiting in the queue costs an accepted socket and a timer; the device
+ * keeps its place and is served as soon as a slot frees. What the queue must not do is hold a
+ * connection it cannot serve in time, so with `adaptive`, once a completion rate has been measured,
+ * a newcomer whose turn would come later than `waitMs` at that rate is refused at once, not after
+ * waiting for nothing. Before any rate is known, the queue's length and the wait bound it. Either
+ * way a refusal is before TLS: a wait never becomes a handshake timed out.
  *
  * Only the overload path allocates (a waiter and its timer); taking a free slot is a counter and
  * a Set insertion.
@@ -56,7 +66,7 @@ export class HandshakeGate {
       return true
     }
     this.sampler?.limitReached()
-    if (this.queue.length >= this.queueLength || this.waitMs === 0) return false
+    if (this.queue.length >= this.queueLength || this.waitMs === 0 || this.turnTooLate()) return false
     return new Promise<boolean>((resolve) => {
       const waiter: Waiter = { holder, resolve, timer: undefined }
       waiter.timer = setTimeout(() => this.giveUp(waiter), this.waitMs)
@@ -98,6 +108,15 @@ export class HandshakeGate {
 
   get waiting(): number {
     return this.queue.length
+  }
+
+  /**
+   * Whether a newcomer, behind everyone queued, would reach a slot later than `waitMs` at the rate
+   * this process completes handshakes (adaptive only, once measured: slots free at that rate).
+   */
+  private turnTooLate(): boolean {
+    const rate = this.adaptive?.completionRate ?? 0
+    return rate > 0 && ((this.queue.length + 1) * 1000) / rate > this.waitMs
   }
 
   private giveUp(waiter: Waiter): void {

@@ -78,6 +78,15 @@ export interface ConnectionLimits {
  */
 const ADMISSION_TARGET_SHARE = 0.25
 
+/**
+ * The queue's wait, at most half the handshake deadline: the deadline runs from accept, and a
+ * connection let through at the end of its wait still needs its share (ADMISSION_TARGET_SHARE)
+ * and a margin to finish the handshake in time.
+ */
+function queueWaitMs(limits: Config['limits']): number {
+  return Math.min(limits.handshakeQueueWaitMs, Math.floor(limits.handshakeTimeoutMs / 2))
+}
+
 export function connectionLimitsFrom(limits: Config['limits']): ConnectionLimits {
   const failedAuth = limits.failedAuthPerSource !== undefined ? new FailedAuthThrottle(limits.failedAuthPerSource.perMinute) : undefined
   const sources = new SourceLimits({
@@ -88,7 +97,7 @@ export function connectionLimitsFrom(limits: Config['limits']): ConnectionLimits
   return {
     sources,
     handshakes: new HandshakeGate(
-      limits.maxHandshakesInFlight, limits.handshakeQueueLength, limits.handshakeQueueWaitMs,
+      limits.maxHandshakesInFlight, limits.handshakeQueueLength, queueWaitMs(limits),
       limits.handshakeAdmission === 'adaptive' ? { targetMs: limits.handshakeTimeoutMs * ADMISSION_TARGET_SHARE } : undefined,
     ),
     ...(failedAuth !== undefined ? { failedAuth } : {}),
