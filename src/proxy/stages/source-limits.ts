@@ -29,9 +29,9 @@ export function handshakeSlot(ctx: Proxied, deps: Deps): Step<Proxied> | Promise
   if (gate === undefined) return next(ctx)
   const slot = gate.acquire(ctx.socket)
   if (slot === true) return next(ctx)
-  const refused = reject('RATE_LIMITED', `${limitText(gate)} and none ended within ${gate.waitMs} ms`)
-  if (slot === false) return refused
-  return slot.then((admitted) => (admitted ? next(ctx) : refused))
+  // At once: the queue is full, or its newcomer would not be served within the wait.
+  if (slot === false) return reject('RATE_LIMITED', `${limitText(gate)}; ${gate.waiting} waiting already (at most ${gate.queueLength}, and no more than can be served within ${gate.waitMs} ms)`)
+  return slot.then((admitted) => (admitted ? next(ctx) : reject('RATE_LIMITED', `${limitText(gate)} and none ended within ${gate.waitMs} ms`)))
 }
 
 function limitText(gate: HandshakeGate): string {
