@@ -81,6 +81,9 @@ export async function startPortcullis(o: {
       PORTCULLIS_ROOT_ACCESS_KEY_ID: accessKeyId,
       PORTCULLIS_ROOT_ACCESS_KEY_SECRET: accessKeySecret,
       PORTCULLIS_MASTER_KEY: randomBytes(32).toString('base64'),
+      // BENCH_PORTCULLIS_PRELOAD=libjemalloc.so.2 runs the gateway as the container image does
+      // (its ENV LD_PRELOAD), leaving the other endpoints on the system allocator.
+      ...(process.env.BENCH_PORTCULLIS_PRELOAD !== undefined ? { LD_PRELOAD: process.env.BENCH_PORTCULLIS_PRELOAD } : {}),
     },
     ready: (out) => /admin API on \S+;/.test(out) && /listener mqtts on/.test(out) && /listener amqps on/.test(out),
   })
