@@ -28,9 +28,9 @@ FROM ${NODE_IMAGE} AS runtime
 # The gateway runs the openssl CLI to validate new client-certificate chains (src/ca/openssl-verify.ts).
 # jemalloc replaces glibc's malloc for the whole process (OpenSSL's and Node's native memory): after
 # thousands of sessions end at once — the outage before a reconnect storm — glibc's fragmented heap
-# made every later handshake 35–65 % dearer and kept the RSS high; jemalloc does not
-# (docs/benchmarks.md, "The admission queue and the allocator after a mass disconnect"). A bare name, so that the loader
-# finds it in the architecture's own library directory.
+# made every later handshake 35–65 % dearer and kept the RSS high; jemalloc does not (docs/
+# benchmarks.md, "The admission queue and the allocator after a mass disconnect"). A bare name, so
+# that the loader finds it in the architecture's own library directory.
 RUN apt-get update && apt-get install -y --no-install-recommends openssl libjemalloc2 && rm -rf /var/lib/apt/lists/*
 ENV LD_PRELOAD=libjemalloc.so.2
 ENV NODE_ENV=production

@@ -287,6 +287,7 @@ t.test('the runtime stage, performed in a temporary root, serves /healthz as its
   // The image's LD_PRELOAD (jemalloc, see the Dockerfile) took: the library is mapped into the
   // gateway, and the loader did not refuse it.
   const preload = image.env['LD_PRELOAD']
+  t.equal(preload, 'libjemalloc.so.2', 'the image preloads jemalloc (docs/deploy.md)')
   if (preload !== undefined && child.pid !== undefined) {
     const mapped = readFileSync(`/proc/${child.pid}/maps`, 'utf8').split('\n').some((line) => line.endsWith(`/${preload}`))
     t.ok(mapped, `the gateway runs with ${preload} loaded (the image's LD_PRELOAD)`)
