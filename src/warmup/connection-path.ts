@@ -122,6 +122,8 @@ function mqttRound(inputs: Inputs, round: number): number {
   // Whole, and split in two as a TLS record boundary may split it.
   const whole = new ConnectReader(65536).push(raw)
   n += whole.kind === 'connect' ? whole.raw.length : 0
+  // mqtt-packet's decoding, which a credential rewrite asks for.
+  if (whole.kind === 'connect' && typeof whole.packet.mqttPacket() !== 'string') n += 1
   const reader = new ConnectReader(65536)
   const cut = 1 + (round % (raw.length - 1))
   if (reader.push(raw.subarray(0, cut)).kind === 'need-more') n += reader.push(raw.subarray(cut)).kind.length

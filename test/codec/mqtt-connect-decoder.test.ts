@@ -3,6 +3,7 @@ import mqttPacket from 'mqtt-packet'
 import { ConnectReader } from '../../src/protocols/mqtt/connect-decoder'
 import type { ConnectReadResult } from '../../src/protocols/mqtt/connect-decoder'
 import { bytes, str16 } from './fixture-bytes'
+import { mqttPacketOf } from './mqtt-packet-of'
 
 const MAX = 4096
 
@@ -91,7 +92,7 @@ t.test('decodes well-formed CONNECT packets of every version', async (t) => {
     }
   }
   const v5 = readAll(V5_PROPERTIES)
-  t.equal(v5.kind === 'connect' && v5.packet.properties?.sessionExpiryInterval, 120, '5.0 session expiry property')
+  t.equal(v5.kind === 'connect' && mqttPacketOf(v5.packet).properties?.sessionExpiryInterval, 120, '5.0 session expiry property')
 })
 
 /** A CONNECT with an empty client id: `version` 3, 4 or 5, `flags` the Connect Flags octet. */
@@ -161,10 +162,13 @@ t.test('decodes a 5.0 CONNECT with will, will properties and user properties', a
   t.equal(result.kind, 'connect')
   if (result.kind !== 'connect') return
   t.equal(result.packet.clean, false)
-  t.same(result.packet.will?.topic, 'status')
-  t.same(result.packet.will?.payload, Buffer.from('gone'))
-  t.same(result.packet.will?.properties, { willDelayInterval: 5, userProperties: { a: 'b' } })
-  t.same(result.packet.properties, packet.properties)
+  t.equal(result.packet.willTopic, 'status', 'the walk reads the will topic')
+  t.equal(result.packet.maximumPacketSize, 1000, 'and the Maximum Packet Size')
+  const decoded = mqttPacketOf(result.packet)
+  t.same(decoded.will?.topic, 'status')
+  t.same(decoded.will?.payload, Buffer.from('gone'))
+  t.same(decoded.will?.properties, { willDelayInterval: 5, userProperties: { a: 'b' } })
+  t.same(decoded.properties, packet.properties)
 })
 
 interface ErrorCase {

@@ -2,14 +2,15 @@ import t from 'tap'
 import mqttPacket from 'mqtt-packet'
 import type { IConnectPacket } from 'mqtt-packet'
 import { ConnectReader } from '../../src/protocols/mqtt/connect-decoder'
-import type { ConnectInfo } from '../../src/protocols/mqtt/connect-decoder'
 import { encodeConnect } from '../../src/protocols/mqtt/connect-encoder'
 import { bytes } from './fixture-bytes'
+import { mqttPacketOf } from './mqtt-packet-of'
 
-function decode(input: Buffer): ConnectInfo {
+/** mqtt-packet's object for a CONNECT the decoder accepts: what forward.ts re-encodes. */
+function decode(input: Buffer): IConnectPacket {
   const result = new ConnectReader(65536).push(input)
   if (result.kind !== 'connect') throw new Error(`fixture does not decode: ${JSON.stringify(result)}`)
-  return result.packet
+  return mqttPacketOf(result.packet)
 }
 
 const V5_FULL: IConnectPacket = {
@@ -32,13 +33,13 @@ t.test('round trip: decode then encode without overrides reproduces the bytes', 
     mqttPacket.generate({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clientId: 'c31', keepalive: 0, clean: false }),
   ]
   for (const input of fixtures) {
-    t.same(encodeConnect(decode(input).packet, {}), input, `version ${decode(input).protocolVersion}`)
+    t.same(encodeConnect(decode(input), {}), input, `version ${decode(input).protocolVersion}`)
   }
 })
 
 t.test('replaces user name and password and keeps everything else (5.0)', async (t) => {
   const original = decode(mqttPacket.generate(V5_FULL))
-  const out = decode(encodeConnect(original.packet, { username: 'backend', password: Buffer.from('secret') }))
+  const out = decode(encodeConnect(original, { username: 'backend', password: Buffer.from('secret') }))
   t.equal(out.username, 'backend')
   t.same(out.password, Buffer.from('secret'))
   t.equal(out.protocolVersion, 5)
@@ -51,7 +52,7 @@ t.test('replaces user name and password and keeps everything else (5.0)', async 
 
 t.test('null removes a field; the flags follow', async (t) => {
   const original = decode(mqttPacket.generate(V5_FULL))
-  const out = encodeConnect(original.packet, { username: null, password: null })
+  const out = encodeConnect(original, { username: null, password: null })
   const decoded = decode(out)
   t.equal(decoded.username, undefined)
   t.equal(decoded.password, undefined)
@@ -60,7 +61,7 @@ t.test('null removes a field; the flags follow', async (t) => {
 
 t.test('sets a user name on a CONNECT that had none (3.1.1)', async (t) => {
   const input = bytes(0x10, 0x0d, 0x00, 0x04, 'MQTT', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, 'c')
-  const out = encodeConnect(decode(input).packet, { username: 'CN=device-1' })
+  const out = encodeConnect(decode(input), { username: 'CN=device-1' })
   t.same(
     out,
     bytes(
@@ -76,7 +77,7 @@ t.test('sets a user name on a CONNECT that had none (3.1.1)', async (t) => {
 
 t.test('5.0 password without user name is encoded although mqtt-packet cannot', async (t) => {
   const original = decode(mqttPacket.generate(V5_FULL))
-  const out = encodeConnect(original.packet, { username: null })
+  const out = encodeConnect(original, { username: null })
   const decoded = decode(out)
   t.equal(decoded.username, undefined)
   t.same(decoded.password, Buffer.from('client-pass'))
@@ -86,6 +87,6 @@ t.test('5.0 password without user name is encoded although mqtt-packet cannot', 
 
 t.test('refuses what would not be a valid CONNECT', async (t) => {
   const v4 = decode(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'c', username: 'u', password: Buffer.from('p') }))
-  t.throws(() => encodeConnect(v4.packet, { username: null }), { code: 'VALIDATION_FAILED' }, '3.1.1 password alone')
-  t.throws(() => encodeConnect(v4.packet, { username: 'x'.repeat(70000) }), { code: 'VALIDATION_FAILED' }, 'user name > 65535')
+  t.throws(() => encodeConnect(v4, { username: null }), { code: 'VALIDATION_FAILED' }, '3.1.1 password alone')
+  t.throws(() => encodeConnect(v4, { username: 'x'.repeat(70000) }), { code: 'VALIDATION_FAILED' }, 'user name > 65535')
 })

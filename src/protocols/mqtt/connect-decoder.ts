@@ -10,7 +10,13 @@
  * Guarantees: pure (no I/O, no logging, no policy); never throws on any input; refuses a packet
  * whose total size (fixed header + remaining length) exceeds `maxBytes` as soon as the remaining
  * length is known, before buffering its body; holds at most `maxBytes` bytes.
- * The structure and properties are checked by connect-layout.ts, then mqtt-packet decodes them.
+ *
+ * The structure and properties are checked, and the fields the gateway decides on read, by one
+ * walk (connect-layout.ts). mqtt-packet's decoding of the same bytes, cross-checked against the
+ * walk, is made only when something needs mqtt-packet's object: re-encoding the CONNECT with other
+ * credentials (stages/forward.ts). A CONNECT forwarded as it came needs neither: the broker gets
+ * the very bytes the walk read (docs/benchmarks.md, "The CONNECT read once": about a tenth of the
+ * gateway's CPU per MQTT connection was that second decoding and the re-encoding that checked it).
  */
 import type { IConnectPacket, Packet } from 'mqtt-packet'
 import { checkConnectLayout, sniffProtocolVersion } from './connect-layout'
@@ -28,10 +34,15 @@ export interface ConnectInfo {
   readonly password?: Buffer
   readonly keepalive: number
   readonly clean: boolean
-  readonly will?: NonNullable<IConnectPacket['will']>
-  readonly properties?: NonNullable<IConnectPacket['properties']>
-  /** The mqtt-packet object, for re-encoding with connect-encoder.ts. */
-  readonly packet: IConnectPacket
+  /** The Will's topic, when the CONNECT has a Will. */
+  readonly willTopic?: string
+  /** MQTT 5 Maximum Packet Size (§3.1.2.11.4), when the client set one. */
+  readonly maximumPacketSize?: number
+  /**
+   * mqtt-packet's object for the same bytes, for re-encoding with connect-encoder.ts: decoded on
+   * the first call and cross-checked against the walk; a string says why it could not be.
+   */
+  mqttPacket(): IConnectPacket | string
 }
 
 /**
@@ -145,12 +156,14 @@ function errorResult(
 function decodeConnect(raw: Buffer, body: Buffer, rest: Buffer): ConnectReadResult {
   const checked = checkConnectLayout(body)
   if (!checked.ok) return errorResult(checked.refusal, checked.detail, checked.protocolVersion)
-  const layout = checked.layout
+  return { kind: 'connect', packet: toConnectInfo(checked.layout, raw), raw, rest }
+}
+
+/** mqtt-packet's decoding of `raw`, or why it failed or disagrees with the walk's `layout`. */
+function decodeWithMqttPacket(raw: Buffer, layout: ConnectLayout): IConnectPacket | string {
   const parsed = parseWithMqttPacket(raw)
-  if (typeof parsed === 'string') return errorResult('PROTOCOL_ERROR', parsed, layout.protocolVersion)
-  const mismatch = crossCheck(parsed, layout, raw)
-  if (mismatch) return errorResult('PROTOCOL_ERROR', mismatch, layout.protocolVersion)
-  return { kind: 'connect', packet: toConnectInfo(parsed, layout), raw, rest }
+  if (typeof parsed === 'string') return parsed
+  return crossCheck(parsed, layout, raw) ?? parsed
 }
 
 /** Decodes one complete CONNECT with mqtt-packet; a string is the reason it failed. */
@@ -175,9 +188,9 @@ function parseWithMqttPacket(raw: Buffer): IConnectPacket | string {
 }
 
 /**
- * Belt and braces over connect-layout.ts: mqtt-packet reads fields against the whole buffer rather
- * than the declared lengths, so its result is compared with the independent walk, and it must
- * re-encode to the same size — whatever is accepted here can later go through encodeConnect.
+ * mqtt-packet reads fields against the whole buffer rather than the declared lengths, so its result
+ * is compared with the independent walk, and it must re-encode to the same size: only then is what
+ * encodeConnect makes of it the client's CONNECT with other credentials.
  */
 function crossCheck(packet: IConnectPacket, layout: ConnectLayout, raw: Buffer): string | undefined {
   const sameCredentials =
@@ -201,17 +214,18 @@ function sizeTwin(packet: IConnectPacket): IConnectPacket {
   return packet.protocolVersion === 5 && packet.clientId === '' && packet.clean !== true ? { ...packet, clean: true } : packet
 }
 
-function toConnectInfo(packet: IConnectPacket, layout: ConnectLayout): ConnectInfo {
+function toConnectInfo(layout: ConnectLayout, raw: Buffer): ConnectInfo {
+  let decoded: IConnectPacket | string | undefined
   return {
     protocolVersion: layout.protocolVersion,
     clientId: layout.clientId,
     ...(layout.username !== undefined ? { username: layout.username } : {}),
     ...(layout.password !== undefined ? { password: layout.password } : {}),
-    keepalive: packet.keepalive ?? 0,
-    clean: packet.clean ?? false,
-    ...(packet.will ? { will: packet.will } : {}),
-    ...(packet.properties ? { properties: packet.properties } : {}),
-    packet,
+    keepalive: layout.keepalive,
+    clean: layout.clean,
+    ...(layout.willTopic !== undefined ? { willTopic: layout.willTopic } : {}),
+    ...(layout.maximumPacketSize !== undefined ? { maximumPacketSize: layout.maximumPacketSize } : {}),
+    mqttPacket: () => (decoded ??= decodeWithMqttPacket(raw, layout)),
   }
 }
 

@@ -18,7 +18,7 @@
  *  connect flags: 7 username | 6 password | 5 will retain | 4-3 will QoS | 2 will | 1 clean | 0 reserved
  */
 
-import { checkProperties, isMqttUtf8 } from './connect-properties'
+import { checkProperties, isMqttUtf8, maximumPacketSizeOf } from './connect-properties'
 import { readVarByteInt } from './var-byte-int'
 
 export type ProtocolVersion = 3 | 4 | 5
@@ -28,10 +28,15 @@ export type LayoutRefusal = 'PROTOCOL_ERROR' | 'UNSUPPORTED_VERSION' | 'CLIENT_I
 
 export interface ConnectLayout {
   readonly protocolVersion: ProtocolVersion
+  readonly keepalive: number
+  readonly clean: boolean
   readonly clientId: string
+  /** The Will's topic, when the CONNECT has a Will. */
+  readonly willTopic: string | undefined
   readonly username: string | undefined
   readonly password: Buffer | undefined
-  readonly hasWill: boolean
+  /** MQTT 5 Maximum Packet Size (§3.1.2.11.4), when the client set one. */
+  readonly maximumPacketSize: number | undefined
 }
 
 export type LayoutResult =
@@ -104,13 +109,15 @@ function walk(body: Buffer): LayoutResult {
   }
   const flags = cursor.u8('connect flags')
   checkFlags(flags, version)
-  cursor.u16() // keepalive
-  if (version === 5) cursor.properties('connect')
+  const keepalive = cursor.u16()
+  const maximumPacketSize = version === 5 ? maximumPacketSizeOf(cursor.properties('connect')) : undefined
   const clientId = cursor.utf8('client identifier')
+  let willTopic: string | undefined
   if (flags & FLAG_WILL) {
     if (version === 5) cursor.properties('will')
+    willTopic = cursor.utf8('will topic')
     // [MQTT-4.7.3-1] a Topic Name has at least one character.
-    if (cursor.utf8('will topic') === '') throw new Malformed('empty will topic')
+    if (willTopic === '') throw new Malformed('empty will topic')
     cursor.bytes(cursor.u16(), 'will payload')
   }
   const username = flags & FLAG_USERNAME ? cursor.utf8('user name') : undefined
@@ -127,7 +134,7 @@ function walk(body: Buffer): LayoutResult {
   }
   return {
     ok: true,
-    layout: { protocolVersion: version, clientId, username, password, hasWill: (flags & FLAG_WILL) !== 0 },
+    layout: { protocolVersion: version, keepalive, clean: (flags & FLAG_CLEAN) !== 0, clientId, willTopic, username, password, maximumPacketSize },
   }
 }
 
@@ -200,10 +207,12 @@ class Cursor {
   }
 
   /** A property block: VBI length (MQTT 5 §2.2.2.1), then properties checked by connect-properties.ts. */
-  properties(context: 'connect' | 'will'): void {
+  properties(context: 'connect' | 'will'): Buffer {
     const what = `${context} properties`
-    const problem = checkProperties(this.bytes(this.varByteInt(what), what), context)
+    const block = this.bytes(this.varByteInt(what), what)
+    const problem = checkProperties(block, context)
     if (problem !== undefined) throw new Malformed(problem)
+    return block
   }
 
   /** Variable Byte Integer, at most four bytes [MQTT-1.5.5-1]. */

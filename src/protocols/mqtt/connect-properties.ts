@@ -42,6 +42,7 @@ const WILL_PROPERTIES: ReadonlyMap<number, PropertySpec> = new Map([
   [USER_PROPERTY, { name: 'User Property', type: 'pair' }],
 ])
 
+const MAXIMUM_PACKET_SIZE = 0x27
 const AUTHENTICATION_METHOD = 0x15
 const AUTHENTICATION_DATA = 0x16
 
@@ -65,6 +66,23 @@ export function checkProperties(block: Buffer, context: 'connect' | 'will'): str
   }
   if (seen.has(AUTHENTICATION_DATA) && !seen.has(AUTHENTICATION_METHOD)) {
     return 'Authentication Data without Authentication Method' // §3.1.2.11.10
+  }
+  return undefined
+}
+
+/**
+ * The Maximum Packet Size of a CONNECT property block that checkProperties found valid (so every
+ * value's size is known and the property appears at most once), or undefined when it is absent.
+ */
+export function maximumPacketSizeOf(block: Buffer): number | undefined {
+  let pos = 0
+  while (pos < block.length) {
+    const id = block[pos] ?? 0
+    if (id === MAXIMUM_PACKET_SIZE) return block.length - pos >= 5 ? block.readUInt32BE(pos + 1) : undefined
+    const spec = CONNECT_PROPERTIES.get(id)
+    const size = spec === undefined ? 'unknown' : valueSize(block, pos + 1, spec)
+    if (typeof size === 'string') return undefined
+    pos += 1 + size
   }
   return undefined
 }

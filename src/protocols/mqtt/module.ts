@@ -41,7 +41,7 @@ export const mqttProtocol: ProtocolModule<MqttHello> = {
 
   async refusal(ctx, reason, deps) {
     const connect = helloOf(ctx)?.connect
-    if (connect !== undefined) return { reply: connackFor(connect.protocolVersion, reason, reason, maximumPacketSize(connect)) }
+    if (connect !== undefined) return { reply: connackFor(connect.protocolVersion, reason, reason, connect.maximumPacketSize) }
     // A refusal decided before the CONNECT arrived (a certificate problem, a stale store) is still
     // answered with a CONNACK in the client's protocol version [MQTT-3.2.2-6]: read the CONNECT
     // first, within what is left of the deadline.
@@ -49,7 +49,7 @@ export const mqttProtocol: ProtocolModule<MqttHello> = {
     try {
       const read = await readConnect(clientOf(ctx), ctx.signal, deps.config.limits.maxConnectBytes)
       if (read.kind === 'error') return read.protocolVersion === undefined ? {} : { reply: connackFor(read.protocolVersion, reason, reason) }
-      return { reply: connackFor(read.packet.protocolVersion, reason, reason, maximumPacketSize(read.packet)), actor: speaker(read.packet) }
+      return { reply: connackFor(read.packet.protocolVersion, reason, reason, read.packet.maximumPacketSize), actor: speaker(read.packet) }
     } catch (err) {
       if (err instanceof ClientGone) return {}
       throw err
@@ -60,7 +60,8 @@ export const mqttProtocol: ProtocolModule<MqttHello> = {
 
   session(ctx) {
     const version = ctx.hello.connect.protocolVersion
-    const maxSize = maximumPacketSize(ctx.hello.connect)
+    // MQTT 5 §3.1.2.11.4: the server must not send a packet larger than the client's maximum.
+    const maxSize = ctx.hello.connect.maximumPacketSize
     return {
       // Before the broker's CONNACK the session is still being accepted: a DISCONNECT would break
       // [MQTT-3.14.0-1], so the kick is a refusing CONNACK instead (3.1.1 clients get one too).
@@ -79,17 +80,11 @@ export const mqttProtocol: ProtocolModule<MqttHello> = {
 }
 
 function maximumPacketSizeOption(connect: ConnectInfo): { clientMaximumPacketSize?: number } {
-  const value = maximumPacketSize(connect)
+  const value = connect.maximumPacketSize
   return value === undefined ? {} : { clientMaximumPacketSize: value }
 }
 
 
 function helloOf(ctx: AnyPhase): MqttHello | undefined {
   return (ctx as Partial<Identified<MqttHello>>).hello
-}
-
-/** MQTT 5 §3.1.2.11.4: the server must not send a packet larger than the client's maximum. */
-function maximumPacketSize(connect: ConnectInfo): number | undefined {
-  const value = connect.properties?.maximumPacketSize
-  return typeof value === 'number' ? value : undefined
 }

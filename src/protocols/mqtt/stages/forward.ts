@@ -22,8 +22,11 @@ export function mqttForward(ctx: Connected<MqttHello>): Step<Ready<MqttHello>> {
   }
   let connect = hello.raw
   if (Object.keys(overrides).length > 0) {
+    // Only a rewrite needs mqtt-packet's decoding, cross-checked against the walk (connect-decoder.ts).
+    const packet = hello.connect.mqttPacket()
+    if (typeof packet === 'string') return reject('PROTOCOL_ERROR', `CONNECT cannot be rewritten: ${packet}`)
     try {
-      connect = encodeConnect(hello.connect.packet, overrides)
+      connect = encodeConnect(packet, overrides)
     } catch (err) {
       // e.g. a 3.1.1 CONNECT left with a password but no username by the instance's backend
       // credentials: the gateway cannot speak for this client, so it refuses rather than guess.
