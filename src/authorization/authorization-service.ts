@@ -9,7 +9,7 @@ import type { DeniedSession, DenialAudit } from './denial-audit'
 import { EnforcedSession } from './enforced-session'
 import type { PolicyCache } from './policy-cache'
 import type { SessionAuthorizer } from './session-authorizer'
-import { ROOT_ACCOUNT, amqpVhostResource, mqttClientResource, subjectOf } from './subject'
+import { ROOT_ACCOUNT, amqpVhostResource, mqttClientResource, mqttTopicResource, subjectOf } from './subject'
 import { accountOfKey } from '../accounts/account-ids'
 
 export interface AuthorizationServiceDeps {
@@ -60,16 +60,30 @@ export class AuthorizationService {
    */
   connect(s: SessionIdentity, opts: { dryRun?: boolean } = {}): Decision | undefined {
     if (!this.enforces(s.instanceId)) return undefined
-    const subject = subjectOf(s)
     const isMqtt = s.protocol === 'mqtt'
-    const action = isMqtt ? 'mqtt:Connect' : 'amqp:Connect'
+    const resource = isMqtt ? mqttClientResource(s.instanceId, s.clientId ?? '') : amqpVhostResource(s.instanceId, s.vhost ?? '')
+    return this.decide(s, isMqtt ? 'mqtt:Connect' : 'amqp:Connect', resource, opts.dryRun === true)
+  }
+
+  /**
+   * `mqtt:Publish` of an MQTT client's Will on `topic`, or undefined when its instance does not
+   * enforce. The broker publishes a Will in the client's name when the session ends without a
+   * DISCONNECT, past the session's filter: a Will on a topic the client may not publish to would be
+   * a publish around the policy, so it is decided at admission, with the Connect.
+   */
+  will(s: SessionIdentity, topic: string): Decision | undefined {
+    if (!this.enforces(s.instanceId)) return undefined
+    return this.decide(s, 'mqtt:Publish', mqttTopicResource(s.instanceId, topic), false)
+  }
+
+  private decide(s: SessionIdentity, action: 'mqtt:Connect' | 'amqp:Connect' | 'mqtt:Publish', resource: string, dryRun: boolean): Decision {
+    const subject = subjectOf(s)
     // A dry run (POST /v1/explain) decides the same way but is not a decision the metrics count.
-    const tally = opts.dryRun === true ? { allowed: 0, denied: 0 } : this.deps.counters.tally(s.protocol, action)
+    const tally = dryRun ? { allowed: 0, denied: 0 } : this.deps.counters.tally(s.protocol, action)
     if (subject.root) {
       tally.allowed++
       return { allowed: true, by: { policy: ROOT_ACCOUNT, statement: -1 } }
     }
-    const resource = isMqtt ? mqttClientResource(s.instanceId, s.clientId ?? '') : amqpVhostResource(s.instanceId, s.vhost ?? '')
     const decision = this.deps.policies.compiledFor(subject.principals).decide(action, resource, subject.vars)
     if (decision.allowed) tally.allowed++
     else tally.denied++

@@ -61,7 +61,7 @@ export interface PipelineDeps {
    * DESIGN §4 authorization, for instances with `authorization.mode: enforce`: the Connect
    * decisions at admission and the per-session authorizer of the splice's filters.
    */
-  readonly authorization: Pick<AuthorizationService, 'enforces' | 'connect' | 'session' | 'ended' | 'accountOf'>
+  readonly authorization: Pick<AuthorizationService, 'enforces' | 'connect' | 'will' | 'session' | 'ended' | 'accountOf'>
   /**
    * Broker connections opened ahead of their clients (`limits.amqpWarmPool`: the AMQP warm pool,
    * src/protocols/amqp/backend-pool/). Absent, or answering none, every client's broker

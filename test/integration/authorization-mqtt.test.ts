@@ -66,6 +66,25 @@ t.test('MQTT enforcement with the fleet policy', async (t) => {
     t.equal(refused.outcome, 'failure')
   })
 
+  t.test('a Will needs mqtt:Publish on its topic: one elsewhere is refused, one on the device\'s own topic is published when it vanishes', async (t) => {
+    const cn = unique('dev')
+    const cert = await fx.device(cn)
+    const own = await directSubscriber(`devices/${cn}/#`)
+    const elsewhere = await directSubscriber(`elsewhere/${cn}/#`)
+    t.teardown(() => Promise.all([own.client.endAsync(), elsewhere.client.endAsync()]))
+    const will = (topic: string): { topic: string; payload: Buffer; qos: 1; retain: false } => ({ topic, payload: Buffer.from('offline'), qos: 1, retain: false })
+    await t.rejects(fx.connect(cert, { clientId: cn, protocolVersion: 4, will: will(`elsewhere/${cn}/gone`) }), { code: 5 }, '3.1.1: CONNACK 0x05 not authorized')
+    await t.rejects(fx.connect(cert, { clientId: cn, protocolVersion: 5, will: will(`elsewhere/${cn}/gone`) }), { code: 0x87 }, '5: CONNACK 0x87 not authorized')
+    const refused = await tg.waitForEvent((e) => e.type === 'connection.rejected' && e.reason === 'NOT_AUTHORIZED' && e.instanceId === fx.instanceId && String(e.details['detail']).includes('Will'))
+    t.match(String(refused.details['detail']), `mqtt:Publish of the Will on "elsewhere/${cn}/gone" is not allowed`, 'the refusal names the action and the topic')
+
+    const client = await fx.connect(cert, { clientId: cn, protocolVersion: 5, will: will(`devices/${cn}/status`) })
+    // Gone without a DISCONNECT: the broker publishes the Will the gateway admitted.
+    client.stream.destroy()
+    t.equal((await own.next()).payload.toString(), 'offline', 'the allowed Will reaches its subscriber')
+    await t.rejects(elsewhere.next(300), 'no refused Will was ever handed to the broker')
+  })
+
   for (const protocolVersion of [4, 5] as const) {
     const name = protocolVersion === 4 ? '3.1.1' : '5'
     t.test(`MQTT ${name}: allowed publishes reach the broker, a denied QoS 0 one is dropped`, async (t) => {

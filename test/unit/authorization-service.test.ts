@@ -76,6 +76,19 @@ t.test('Connect is decided only where the instance enforces, on the policies of 
   t.same(denied?.by, { policy: 'ban', statement: 0 })
 })
 
+t.test("a Will is decided as mqtt:Publish on its topic, with the session's variables, only where the instance enforces", async (t) => {
+  const w = await world(t)
+  t.equal(w.service.will(device({ instanceId: 'relaxed' }), 'anything'), undefined, 'mode off: not decided at all')
+  t.equal(w.service.will(device(), 'devices/pump-17/status')?.allowed, false, 'enforce with nothing attached: denied')
+  await w.policy('own', [{ effect: 'Allow', actions: ['mqtt:Publish'], resources: ['mqtt:fleet:topic/devices/${certCommonName}/#'] }])
+  await w.attach('own', 'instance:fleet')
+  t.equal(w.service.will(device(), 'devices/pump-17/status')?.allowed, true, "on the device's own topic")
+  const elsewhere = w.service.will(device(), 'devices/pump-18/status')
+  t.equal(elsewhere?.allowed, false, "not on another device's")
+  t.equal(elsewhere?.by, undefined, 'denied for want of an Allow, not by a statement')
+  t.same(w.counters.tally('mqtt', 'mqtt:Publish'), { allowed: 1, denied: 2 }, 'counted as the publishes they are')
+})
+
 t.test("a session's authorizer sees a policy change on its very next decision, and audits denials", async (t) => {
   const w = await world(t)
   await w.policy('fleet', [{ effect: 'Allow', actions: ['mqtt:Publish'], resources: ['mqtt:fleet:topic/devices/${certCommonName}/#'] }])
