@@ -83,10 +83,16 @@ export interface PumpOptions {
    * writes to `to` what may pass; its answer is the backpressure signal `to.write` would give.
    */
   filter?: StreamFilter
+  /**
+   * Sees every chunk before it is written (the session's frame boundary tracker). Here rather than
+   * as a second 'data' listener: an emitter with two listeners copies its listener array on every
+   * emit, once per chunk.
+   */
+  observe?: (chunk: Buffer) => void
 }
 
 export function pump(from: Duplex, to: Duplex, options: PumpOptions = {}): Pump {
-  const { coalesce = false, budget, stall, onEnd: endHandler, filter } = options
+  const { coalesce = false, budget, stall, onEnd: endHandler, filter, observe } = options
   let corked = false
   let drainWait = false
   let turnWait = false
@@ -112,6 +118,7 @@ export function pump(from: Duplex, to: Duplex, options: PumpOptions = {}): Pump 
     if (!drainWait) from.resume()
   }
   const onData = (chunk: Buffer): void => {
+    observe?.(chunk)
     if (coalesce && !corked) {
       corked = true
       to.cork()

@@ -66,7 +66,7 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
   client.cork()
   for (const chunk of conn.upstreamPreamble) upstream.write(chunk)
   for (const chunk of conn.downstreamPreamble) client.write(chunk)
-  // Registered before the pump so that it has seen every chunk the pump has written to the client.
+  // The frame boundary sees every chunk before the pump writes it to the client (`observe`).
   const { farewell, backendLost, boundary: frames } = module.session(conn)
   let ended: KickReason | CloseCause | undefined
   let endDetail: string | undefined
@@ -80,7 +80,6 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
     maxInjectedBacklogBytes: deps.config.limits.maxInjectedBacklogBytes,
   })
   const boundary = filters !== undefined ? filteredBoundary(filters.downstream) : frames !== undefined ? plainBoundary(frames, client) : undefined
-  if (filters === undefined && frames !== undefined) upstream.on('data', (chunk: Buffer) => frames.feed(chunk))
   const brokerSpoke = (): boolean => (boundary !== undefined ? boundary.framesStarted > 0 : upstream.bytesRead > 0)
   // A direction whose reader stops draining for slowConsumerTimeoutMs ends the session (pump.ts).
   const stallMs = deps.config.limits.slowConsumerTimeoutMs
@@ -89,7 +88,10 @@ export function startSplice(conn: Ready<unknown>, module: Pick<AnyProtocolModule
   // Broker → client: plain reads are already large; no budget, so deliveries are never starved.
   // The broker's end is not passed on as a half-close: the client gets the protocol's last words.
   const up = pump(client, upstream, { coalesce: true, budget: deps.upstreamBudget, ...stall, ...(filters !== undefined ? { filter: filters.upstream } : {}) })
-  const down = pump(upstream, client, { ...stall, onEnd: () => brokerGone(), ...(filters !== undefined ? { filter: filters.downstream } : {}) })
+  const down = pump(upstream, client, {
+    ...stall, onEnd: () => brokerGone(),
+    ...(filters !== undefined ? { filter: filters.downstream } : frames !== undefined ? { observe: (chunk: Buffer) => frames.feed(chunk) } : {}),
+  })
 
   deps.metrics.handshakeSeconds.observe({ protocol }, (performance.now() - conn.acceptedAt) / 1000)
 
