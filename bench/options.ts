@@ -41,6 +41,8 @@ export interface BenchOptions {
   verbose: boolean
   /** Measurements to run (default all): idle, throughput, connect, latency. */
   only: readonly Measurement[]
+  /** Connection-rate cases to run, in this order of CONNECT_CASES (default all; `--cases`). */
+  connectCases: readonly ConnectCaseId[]
   /** Portcullis worker processes (1: one process, embedded store; more: cluster on Redis). */
   workers: number
   /**
@@ -77,7 +79,11 @@ export interface BenchOptions {
 export const MEASUREMENTS = ['idle', 'throughput', 'connect', 'latency', 'storm'] as const
 export type Measurement = (typeof MEASUREMENTS)[number]
 
-type Choices = 'verbose' | 'only' | 'workers' | 'endpoints' | 'endpointsNamed' | 'stormCerts' | 'stormPrime'
+/** The connection-rate cases (scenarios/connect.ts), by id. */
+export const CONNECT_CASE_IDS = ['mqtt-full', 'mqtt-resumed', 'tls-only', 'amqp'] as const
+export type ConnectCaseId = (typeof CONNECT_CASE_IDS)[number]
+
+type Choices = 'verbose' | 'only' | 'connectCases' | 'workers' | 'endpoints' | 'endpointsNamed' | 'stormCerts' | 'stormPrime'
 
 const QUICK: Omit<BenchOptions, Choices> = {
   mode: 'quick',
@@ -121,6 +127,7 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --idle N] [-- --verb
   --quick     short windows and 1,000 idle connections (under two minutes)
   --idle N    idle TLS connections for the memory measurement (full default 10,000)
   --only LIST some of idle,throughput,connect,latency (default all)
+  --cases LIST     connection-rate cases, some of ${CONNECT_CASE_IDS.join(',')} (default all)
   --workers N Portcullis with N worker processes sharing a Redis store (default 1)
   --endpoints LIST some of ${ENDPOINT_IDS.join(',')} (default all), measured in that order
   --storm [N] the reconnect storm only (with --only: as well), N devices (default 5,000; quick 500)
@@ -133,6 +140,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
   let idle: number | undefined
   let verbose = false
   let only: Measurement[] = [...MEASUREMENTS]
+  let connectCases: ConnectCaseId[] = [...CONNECT_CASE_IDS]
   let workers = 1
   let endpoints: EndpointId[] = [...ENDPOINT_IDS]
   let endpointsNamed = false
@@ -151,6 +159,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
       if (unknown.length > 0 || names.length === 0) return { error: `--only takes ${MEASUREMENTS.join(',')}` }
       only = names as Measurement[]
       onlyNamed = true
+    } else if (arg === '--cases') {
+      const names = (argv[++i] ?? '').split(',')
+      if (names.some((n) => !(CONNECT_CASE_IDS as readonly string[]).includes(n))) return { error: `--cases takes ${CONNECT_CASE_IDS.join(',')}` }
+      connectCases = names as ConnectCaseId[]
     } else if (arg === '--endpoints') {
       const names = (argv[++i] ?? '').split(',')
       if (names.some((n) => !(ENDPOINT_IDS as readonly string[]).includes(n))) return { error: `--endpoints takes ${ENDPOINT_IDS.join(',')}` }
@@ -183,6 +195,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | { error: s
     ...base,
     ...(idle !== undefined ? { idleConnections: idle } : {}),
     ...(typeof storm === 'number' ? { stormDevices: storm } : {}),
-    verbose, only, workers, endpoints, endpointsNamed, stormCerts, stormPrime,
+    verbose, only, connectCases, workers, endpoints, endpointsNamed, stormCerts, stormPrime,
   }
 }

@@ -234,7 +234,9 @@ async function main(): Promise<number> {
       for (const size of options.mqttPayloads) for (const ep of general) await throughput(ctx, 'mqtt', size, ep)
       if (amqpUp) for (const size of options.amqpPayloads) for (const ep of general) await throughput(ctx, 'amqp', size, ep)
     }
-    if (want('connect')) for (const c of CONNECT_CASES) for (const ep of general) await connectRate(ctx, c, ep)
+    if (want('connect')) {
+      for (const c of CONNECT_CASES.filter((c) => options.connectCases.includes(c.id))) for (const ep of general) await connectRate(ctx, c, ep)
+    }
     if (want('latency')) for (const ep of general) await latency(ctx, ep)
     let storm: StormReport | undefined
     if (want('storm')) {

@@ -1,12 +1,13 @@
 import type { Endpoint } from '../endpoints'
 import type { ConnectRateArgs } from '../load/connect-rate'
 import { CpuWindow } from '../proc-stats'
+import type { ConnectCaseId } from '../options'
 import type { RowSpec } from '../results'
 import { sleep, type BenchContext } from './context'
 
 /** The connection-rate measurements (issue 5 §2) and the goals' CPU per connection. */
 export interface ConnectCase {
-  id: string
+  id: ConnectCaseId
   label: string
   kind: ConnectRateArgs['kind']
   resume: boolean

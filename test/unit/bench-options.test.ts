@@ -46,3 +46,10 @@ t.test('--storm-certs, --storm-cold and --endpoints are taken; bad values are re
   t.match(parseOptions(['--storm', '0']), { error: /positive integer/ })
   t.match(parseOptions(['--endpoints', 'portcullisTwice']), { error: /--endpoints takes/ })
 })
+
+t.test('--cases picks connection-rate cases by id; every case by default; an unknown id is refused', async (t) => {
+  t.same(parse([]).connectCases, ['mqtt-full', 'mqtt-resumed', 'tls-only', 'amqp'])
+  t.same(parse(['--only', 'connect', '--cases', 'amqp']).connectCases, ['amqp'])
+  t.same(parse(['--cases', 'mqtt-resumed,amqp']).connectCases, ['mqtt-resumed', 'amqp'])
+  t.match(parseOptions(['--cases', 'amqp,mqtt-slow']), { error: /--cases takes mqtt-full,mqtt-resumed,tls-only,amqp/ })
+})
