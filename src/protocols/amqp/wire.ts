@@ -35,44 +35,63 @@ export class WireReader {
     return slice
   }
 
+  // The integers are read in place: a subarray per field would be an object per octet read.
   u8(what = 'octet'): number {
-    return this.take(1, what).readUInt8(0)
+    const at = this.advance(1, what)
+    return this.buf.readUInt8(at)
   }
 
   i8(what = 'octet'): number {
-    return this.take(1, what).readInt8(0)
+    const at = this.advance(1, what)
+    return this.buf.readInt8(at)
   }
 
   u16(what = 'short'): number {
-    return this.take(2, what).readUInt16BE(0)
+    const at = this.advance(2, what)
+    return this.buf.readUInt16BE(at)
   }
 
   i16(what = 'short'): number {
-    return this.take(2, what).readInt16BE(0)
+    const at = this.advance(2, what)
+    return this.buf.readInt16BE(at)
   }
 
   u32(what = 'long'): number {
-    return this.take(4, what).readUInt32BE(0)
+    const at = this.advance(4, what)
+    return this.buf.readUInt32BE(at)
   }
 
   i32(what = 'long'): number {
-    return this.take(4, what).readInt32BE(0)
+    const at = this.advance(4, what)
+    return this.buf.readInt32BE(at)
   }
 
   u64(what = 'longlong'): bigint {
-    return this.take(8, what).readBigUInt64BE(0)
+    const at = this.advance(8, what)
+    return this.buf.readBigUInt64BE(at)
   }
 
   i64(what = 'longlong'): bigint {
-    return this.take(8, what).readBigInt64BE(0)
+    const at = this.advance(8, what)
+    return this.buf.readBigInt64BE(at)
   }
 
   f32(what = 'float'): number {
-    return this.take(4, what).readFloatBE(0)
+    const at = this.advance(4, what)
+    return this.buf.readFloatBE(at)
   }
 
   f64(what = 'double'): number {
-    return this.take(8, what).readDoubleBE(0)
+    const at = this.advance(8, what)
+    return this.buf.readDoubleBE(at)
+  }
+
+  /** The offset of the next `length` octets, consumed; throws as `take` does when they are not there. */
+  private advance(length: number, what: string): number {
+    if (length > this.remaining()) throw new WireError(`truncated ${what}`)
+    const at = this.pos
+    this.pos += length
+    return at
   }
 
   /**
@@ -94,45 +113,65 @@ export class WireReader {
   }
 }
 
-/** Collects encoded parts; each writer method validates its range and throws RangeError. */
+/**
+ * Encodes into one buffer that grows as needed; each writer method validates its range and throws
+ * RangeError. One allocation per frame in the common case, not one per field.
+ */
 export class WireWriter {
-  private readonly parts: Buffer[] = []
+  private buf = Buffer.allocUnsafe(256)
+  private pos = 0
 
   u8(value: number): this {
-    const b = Buffer.allocUnsafe(1)
-    b.writeUInt8(value, 0)
-    return this.raw(b)
-  }
-
-  u16(value: number): this {
-    const b = Buffer.allocUnsafe(2)
-    b.writeUInt16BE(value, 0)
-    return this.raw(b)
-  }
-
-  u32(value: number): this {
-    const b = Buffer.allocUnsafe(4)
-    b.writeUInt32BE(value, 0)
-    return this.raw(b)
-  }
-
-  shortstr(value: string): this {
-    const bytes = Buffer.from(value, 'utf8')
-    if (bytes.length > 0xff) throw new RangeError('shortstr longer than 255 octets')
-    return this.u8(bytes.length).raw(bytes)
-  }
-
-  longstr(value: Buffer | string): this {
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
-    return this.u32(bytes.length).raw(bytes)
-  }
-
-  raw(bytes: Buffer): this {
-    this.parts.push(bytes)
+    this.reserve(1)
+    this.pos = this.buf.writeUInt8(value, this.pos)
     return this
   }
 
+  u16(value: number): this {
+    this.reserve(2)
+    this.pos = this.buf.writeUInt16BE(value, this.pos)
+    return this
+  }
+
+  u32(value: number): this {
+    this.reserve(4)
+    this.pos = this.buf.writeUInt32BE(value, this.pos)
+    return this
+  }
+
+  shortstr(value: string): this {
+    const length = Buffer.byteLength(value, 'utf8')
+    if (length > 0xff) throw new RangeError('shortstr longer than 255 octets')
+    this.u8(length)
+    this.reserve(length)
+    this.pos += this.buf.write(value, this.pos, length, 'utf8')
+    return this
+  }
+
+  longstr(value: Buffer | string): this {
+    if (typeof value !== 'string') return this.u32(value.length).raw(value)
+    const length = Buffer.byteLength(value, 'utf8')
+    this.u32(length)
+    this.reserve(length)
+    this.pos += this.buf.write(value, this.pos, length, 'utf8')
+    return this
+  }
+
+  raw(bytes: Buffer): this {
+    this.reserve(bytes.length)
+    this.pos += bytes.copy(this.buf, this.pos)
+    return this
+  }
+
+  /** What was written: a view of the writer's buffer, which the writer must not be used after. */
   toBuffer(): Buffer {
-    return Buffer.concat(this.parts)
+    return this.buf.subarray(0, this.pos)
+  }
+
+  private reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buf.length) return
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + bytes))
+    this.buf.copy(grown, 0, 0, this.pos)
+    this.buf = grown
   }
 }
