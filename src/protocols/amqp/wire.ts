@@ -35,7 +35,7 @@ export class WireReader {
     return slice
   }
 
-  // The integers are read in place: a subarray per field would be an object per octet read.
+  // The integers are read in place: a subarray for each would be an object per field read.
   u8(what = 'octet'): number {
     const at = this.advance(1, what)
     return this.buf.readUInt8(at)
