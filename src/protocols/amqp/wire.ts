@@ -142,19 +142,13 @@ export class WireWriter {
   shortstr(value: string): this {
     const length = Buffer.byteLength(value, 'utf8')
     if (length > 0xff) throw new RangeError('shortstr longer than 255 octets')
-    this.u8(length)
-    this.reserve(length)
-    this.pos += this.buf.write(value, this.pos, length, 'utf8')
-    return this
+    return this.u8(length).utf8(value, length)
   }
 
   longstr(value: Buffer | string): this {
     if (typeof value !== 'string') return this.u32(value.length).raw(value)
     const length = Buffer.byteLength(value, 'utf8')
-    this.u32(length)
-    this.reserve(length)
-    this.pos += this.buf.write(value, this.pos, length, 'utf8')
-    return this
+    return this.u32(length).utf8(value, length)
   }
 
   raw(bytes: Buffer): this {
@@ -166,6 +160,13 @@ export class WireWriter {
   /** What was written: a view of the writer's buffer, which the writer must not be used after. */
   toBuffer(): Buffer {
     return this.buf.subarray(0, this.pos)
+  }
+
+  /** `value`'s UTF-8 octets, `length` of them (its Buffer.byteLength), with no prefix. */
+  private utf8(value: string, length: number): this {
+    this.reserve(length)
+    this.pos += this.buf.write(value, this.pos, length, 'utf8')
+    return this
   }
 
   private reserve(bytes: number): void {

@@ -18,7 +18,7 @@
  *  connect flags: 7 username | 6 password | 5 will retain | 4-3 will QoS | 2 will | 1 clean | 0 reserved
  */
 
-import { checkProperties, isMqttUtf8, maximumPacketSizeOf } from './connect-properties'
+import { checkProperties, isMqttUtf8, type PropertyFacts } from './connect-properties'
 import { readVarByteInt } from './var-byte-int'
 
 export type ProtocolVersion = 3 | 4 | 5
@@ -110,7 +110,8 @@ function walk(body: Buffer): LayoutResult {
   const flags = cursor.u8('connect flags')
   checkFlags(flags, version)
   const keepalive = cursor.u16()
-  const maximumPacketSize = version === 5 ? maximumPacketSizeOf(cursor.properties('connect')) : undefined
+  const facts: PropertyFacts = {}
+  if (version === 5) cursor.properties('connect', facts)
   const clientId = cursor.utf8('client identifier')
   let willTopic: string | undefined
   if (flags & FLAG_WILL) {
@@ -134,7 +135,7 @@ function walk(body: Buffer): LayoutResult {
   }
   return {
     ok: true,
-    layout: { protocolVersion: version, keepalive, clean: (flags & FLAG_CLEAN) !== 0, clientId, willTopic, username, password, maximumPacketSize },
+    layout: { protocolVersion: version, keepalive, clean: (flags & FLAG_CLEAN) !== 0, clientId, willTopic, username, password, maximumPacketSize: facts.maximumPacketSize },
   }
 }
 
@@ -207,12 +208,10 @@ class Cursor {
   }
 
   /** A property block: VBI length (MQTT 5 §2.2.2.1), then properties checked by connect-properties.ts. */
-  properties(context: 'connect' | 'will'): Buffer {
+  properties(context: 'connect' | 'will', facts?: PropertyFacts): void {
     const what = `${context} properties`
-    const block = this.bytes(this.varByteInt(what), what)
-    const problem = checkProperties(block, context)
+    const problem = checkProperties(this.bytes(this.varByteInt(what), what), context, facts)
     if (problem !== undefined) throw new Malformed(problem)
-    return block
   }
 
   /** Variable Byte Integer, at most four bytes [MQTT-1.5.5-1]. */

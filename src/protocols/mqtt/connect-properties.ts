@@ -49,7 +49,12 @@ const AUTHENTICATION_DATA = 0x16
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** undefined when the block is valid, else what is wrong with it. */
-export function checkProperties(block: Buffer, context: 'connect' | 'will'): string | undefined {
+/** What the check reads on its way for the caller: the CONNECT's Maximum Packet Size (§3.1.2.11.4). */
+export interface PropertyFacts {
+  maximumPacketSize?: number
+}
+
+export function checkProperties(block: Buffer, context: 'connect' | 'will', facts?: PropertyFacts): string | undefined {
   const specs = context === 'connect' ? CONNECT_PROPERTIES : WILL_PROPERTIES
   const seen = new Set<number>()
   let pos = 0
@@ -62,27 +67,11 @@ export function checkProperties(block: Buffer, context: 'connect' | 'will'): str
     seen.add(id)
     const size = valueSize(block, pos + 1, spec)
     if (typeof size === 'string') return size
+    if (id === MAXIMUM_PACKET_SIZE && facts !== undefined && context === 'connect') facts.maximumPacketSize = block.readUInt32BE(pos + 1)
     pos += 1 + size
   }
   if (seen.has(AUTHENTICATION_DATA) && !seen.has(AUTHENTICATION_METHOD)) {
     return 'Authentication Data without Authentication Method' // §3.1.2.11.10
-  }
-  return undefined
-}
-
-/**
- * The Maximum Packet Size of a CONNECT property block that checkProperties found valid (so every
- * value's size is known and the property appears at most once), or undefined when it is absent.
- */
-export function maximumPacketSizeOf(block: Buffer): number | undefined {
-  let pos = 0
-  while (pos < block.length) {
-    const id = block[pos] ?? 0
-    if (id === MAXIMUM_PACKET_SIZE) return block.length - pos >= 5 ? block.readUInt32BE(pos + 1) : undefined
-    const spec = CONNECT_PROPERTIES.get(id)
-    const size = spec === undefined ? 'unknown' : valueSize(block, pos + 1, spec)
-    if (typeof size === 'string') return undefined
-    pos += 1 + size
   }
   return undefined
 }

@@ -20,7 +20,7 @@ export function mqttAuthorizeConnect(ctx: Identified<MqttHello>, deps: Pick<Pipe
   const { clientId, willTopic } = ctx.hello.connect
   if (!decision.allowed) return reject('NOT_AUTHORIZED', `mqtt:Connect with clientId ${JSON.stringify(clientId)} is not allowed${decidedBy(decision)}`)
   if (willTopic === undefined) return next(ctx)
-  const will = deps.authorization.will(identity, willTopic) ?? decision
-  if (will.allowed) return next(ctx)
+  const will = deps.authorization.will(identity, willTopic)
+  if (will === undefined || will.allowed) return next(ctx)
   return reject('NOT_AUTHORIZED', `mqtt:Publish of the Will on ${JSON.stringify(willTopic)} is not allowed${decidedBy(will)}`)
 }
